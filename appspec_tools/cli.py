@@ -1,0 +1,147 @@
+"""The `appspec` command: argument parsing and turning errors into one-line messages and exit codes.
+
+Exit codes: 0 clean, 1 findings at or above the failing level, 2 usage or I/O error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable, Dict, List, Optional, TextIO
+
+from appspec_tools import __version__
+from appspec_tools.lifecycle import PLATFORMS
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other usage error
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def _use_colour(stream: TextIO, choice: str) -> bool:
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    if choice == "always":
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="appspec", description="Lint, generate and rehearse AWS CodeDeploy AppSpec revisions.")
+    parser.add_argument("--version", action="version", version=f"appspec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    lint = sub.add_parser("lint", help="check AppSpec files, revision folders and bundles")
+    lint.add_argument("paths", nargs="*", metavar="PATH", help="AppSpec file, revision folder, archive, or - for stdin")
+    lint.add_argument("-f", "--format", default="text", choices=["text", "json", "sarif", "github"])
+    lint.add_argument("--platform", choices=PLATFORMS, help="skip detection: ec2, ecs or lambda")
+    lint.add_argument("--strict", action="store_true", default=None, help="warnings fail too (exit 1)")
+    lint.add_argument("--disable", action="append", default=[], metavar="RULE", help="turn a rule off (repeatable, or comma-separated)")
+    lint.add_argument("--config", metavar="FILE", help="lint configuration (default: .appspec-lint.yml or setup.cfg found upwards)")
+    lint.add_argument("--no-config", action="store_true", help="ignore configuration files")
+    lint.add_argument("--max-file-size", type=int, metavar="BYTES", help="largest AppSpec read (default 1 MiB)")
+    lint.add_argument("--color", default="auto", choices=["auto", "always", "never"])
+
+    rules = sub.add_parser("rules", help="list the lint rules")
+    rules.add_argument("--markdown", action="store_true", help="print docs/rules.md")
+
+    schema = sub.add_parser("schema", help="print a JSON Schema of the AppSpec for editors")
+    schema.add_argument("--platform", choices=("all",) + PLATFORMS, default="all")
+    return parser
+
+
+def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from appspec_tools.config import ConfigError, find_config, load_config
+    from appspec_tools.formatters import FORMATTERS
+    from appspec_tools.linter import LintOptions, failing, lint_paths
+    from appspec_tools.rules import all_rules
+
+    try:
+        config = load_config(None if args.no_config else (args.config or find_config()))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    known = all_rules()
+    disabled = set(config.disable)
+    for item in args.disable:
+        disabled |= {part.strip().upper() for part in item.split(",") if part.strip()}
+    unknown = sorted(d for d in disabled if d not in known)
+    if unknown:
+        raise UsageError(f"unknown rule id {', '.join(unknown)} (list them with `appspec rules`)")
+    options = LintOptions(
+        platform=args.platform or config.platform,
+        disabled=frozenset(disabled),
+        max_bytes=args.max_file_size or config.max_file_size or LintOptions().max_bytes,
+    )
+    report = lint_paths(args.paths, options, stdin=sys.stdin.buffer if "-" in args.paths else None)
+    for message in report.errors:
+        err.write(f"appspec lint: {message}\n")
+    FORMATTERS[args.format](report.problems, report.files, out, _use_colour(out, args.color))
+    strict = args.strict if args.strict is not None else config.strict
+    if report.errors:
+        return EXIT_USAGE
+    return EXIT_FINDINGS if failing(report.problems, strict) else EXIT_OK
+
+
+def cmd_rules(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from appspec_tools.rules import all_rules
+    from appspec_tools.rules.reference import markdown
+
+    if args.markdown:
+        out.write(markdown())
+        return EXIT_OK
+    for rule in sorted(all_rules().values(), key=lambda r: r.id):
+        out.write(f"{rule.id:8} {rule.severity.label:8} {rule.summary}\n")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import json
+
+    from appspec_tools.schema import json_schema
+
+    json.dump(json_schema(args.platform), out, indent=2)
+    out.write("\n")
+    return EXIT_OK
+
+
+COMMANDS: Dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
+    "lint": cmd_lint,
+    "rules": cmd_rules,
+    "schema": cmd_schema,
+}
+
+
+def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help(out)
+            return EXIT_USAGE
+        return COMMANDS[args.command](args, out, err)
+    except UsageError as exc:
+        err.write(f"{exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # never a traceback for users; APPSPEC_DEBUG=1 shows it
+        if os.environ.get("APPSPEC_DEBUG"):
+            raise
+        err.write(f"appspec: internal error: {type(exc).__name__}: {exc} (please report it; APPSPEC_DEBUG=1 shows details)\n")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

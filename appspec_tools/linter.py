@@ -1,0 +1,204 @@
+"""Source → nodes → rules → problems, for one document or a whole command line of paths."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+
+from appspec_tools.platforms import detect_platform
+from appspec_tools.problem import Problem, Severity
+from appspec_tools.rules import Context, Finding, Rule, all_rules
+from appspec_tools.source import MAX_FILE_BYTES, read_source
+
+APPSPEC_NAMES = ("appspec.yml", "appspec.yaml", "appspec.json")
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache"})
+_INLINE = re.compile(r"#\s*appspec-lint:\s*(disable|disable-file)\s*=\s*([A-Za-z0-9_, ]+)")
+
+
+class LintError(Exception):
+    """A path that could not be linted at all (I/O, usage); the CLI prints it as one line, exit 2."""
+
+
+@dataclass
+class LintOptions:
+    platform: Optional[str] = None
+    disabled: FrozenSet[str] = frozenset()
+    max_bytes: int = MAX_FILE_BYTES
+
+
+@dataclass
+class LintReport:
+    problems: List[Problem] = field(default_factory=list)
+    errors: List[str] = field(default_factory=list)
+    files: int = 0
+
+
+def lint_bytes(
+    raw: bytes,
+    path: str,
+    *,
+    platform: Optional[str] = None,
+    disabled: Iterable[str] = (),
+    revision: Any = None,
+    fmt: Optional[str] = None,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> List[Problem]:
+    """Every problem in one AppSpec document, sorted by position."""
+    rules = all_rules()
+    source = read_source(raw, path, fmt, max_bytes)
+    found: List[Tuple[Rule, int, int, str, str]] = []
+    for item in source.findings:
+        found.append((rules[item.rule_id], item.line, item.column, item.message, ""))
+    if source.root is not None:
+        chosen = platform or detect_platform(source.root)
+        ctx = Context(source=source, root=source.root, platform=chosen, revision=revision)
+        for rule in _applicable(rules.values(), ctx):
+            for finding in rule.findings(ctx):
+                line, column = _position(finding)
+                found.append((rule, line, column, finding.message, finding.hint))
+    inline_lines, inline_file = _inline_disables(source.text)
+    off = set(disabled) | inline_file
+    problems = [
+        Problem(path, line, column, rule.id, rule.severity, message, hint or rule.hint)
+        for rule, line, column, message, hint in found
+        if rule.id not in off and rule.id not in inline_lines.get(line, ())
+    ]
+    problems = list(dict.fromkeys(problems))
+    problems.sort(key=Problem.sort_key)
+    return problems
+
+
+def _applicable(rules: Iterable[Rule], ctx: Context) -> List[Rule]:
+    from appspec_tools.nodes import Mapping
+
+    chosen = []
+    for rule in rules:
+        if rule.scope == "source" or ctx.platform not in rule.platforms:
+            continue
+        if rule.scope == "revision" and ctx.revision is None:
+            continue
+        if not isinstance(ctx.root, Mapping) and rule.id != "TOP001" and rule.area != "SYN":
+            continue
+        chosen.append(rule)
+    return chosen
+
+
+def _position(finding: Finding) -> Tuple[int, int]:
+    where = finding.where
+    if where is None:
+        return 1, 1
+    if isinstance(where, tuple):
+        return max(1, where[0]), max(1, where[1])
+    return where.line, where.column
+
+
+def _inline_disables(text: str) -> Tuple[Dict[int, Set[str]], Set[str]]:
+    """`# appspec-lint: disable=RULE` after content applies to its line, alone to the next line;
+    `# appspec-lint: disable-file=RULE` to the whole file."""
+    by_line: Dict[int, Set[str]] = {}
+    whole: Set[str] = set()
+    if "appspec-lint" not in text:
+        return by_line, whole
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
+        match = _INLINE.search(line)
+        if not match:
+            continue
+        ids = {part.strip().upper() for part in match.group(2).split(",") if part.strip()}
+        if match.group(1) == "disable-file":
+            whole |= ids
+            continue
+        target = number
+        if not line[: match.start()].strip():
+            target = next(
+                (n for n in range(number + 1, len(lines) + 1) if lines[n - 1].strip()
+                 and not lines[n - 1].lstrip().startswith("#")),
+                number,
+            )
+        by_line.setdefault(target, set()).update(ids)
+    return by_line, whole
+
+
+def read_limited(path: str, max_bytes: int) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(max_bytes + 1)
+    except IsADirectoryError:
+        raise LintError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise LintError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def find_appspecs(directory: str) -> List[str]:
+    """AppSpec files under a directory: the root's own, else every revision root below it."""
+    for name in APPSPEC_NAMES:
+        candidate = os.path.join(directory, name)
+        if os.path.isfile(candidate):
+            return [candidate]
+    found = []
+    for current, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        for name in APPSPEC_NAMES:
+            if name in files:
+                found.append(os.path.join(current, name))
+                break
+    return found
+
+
+def lint_paths(paths: List[str], options: LintOptions, stdin: Any = None) -> LintReport:
+    from appspec_tools import revision as revisions
+
+    report = LintReport()
+    for path in paths or ["."]:
+        try:
+            if path == "-":
+                raw = (stdin.read(options.max_bytes + 1)) if stdin is not None else b""
+                report.problems += _lint_one(raw, "<stdin>", options)
+            elif os.path.isdir(path):
+                appspecs = find_appspecs(path)
+                if not appspecs:
+                    raise LintError(
+                        f"{path}: no appspec.yml, appspec.yaml or appspec.json found; "
+                        "pass the AppSpec file or the revision folder that holds it"
+                    )
+                for appspec in appspecs:
+                    with revisions.open_revision(os.path.dirname(appspec) or ".") as rev:
+                        report.problems += _lint_revision(rev, options)
+                        report.files += 1
+                continue
+            elif revisions.is_archive(path):
+                with revisions.open_revision(path) as rev:
+                    report.problems += _lint_revision(rev, options)
+            elif not os.path.exists(path):
+                raise LintError(f"{path}: no such file or directory")
+            else:
+                report.problems += _lint_one(read_limited(path, options.max_bytes), path, options)
+            report.files += 1
+        except (LintError, revisions.RevisionError) as exc:
+            report.errors.append(str(exc))
+    report.problems.sort(key=Problem.sort_key)
+    return report
+
+
+def _lint_one(raw: bytes, path: str, options: LintOptions, revision: Any = None) -> List[Problem]:
+    return lint_bytes(
+        raw, path, platform=options.platform, disabled=options.disabled, revision=revision,
+        max_bytes=options.max_bytes,
+    )
+
+
+def _lint_revision(rev: Any, options: LintOptions) -> List[Problem]:
+    """An AppSpec linted with its revision: its own problems plus the bundle cross-checks."""
+    problems = list(rev.problems(options.disabled))
+    if rev.appspec_member is None:
+        return problems
+    raw = rev.read(rev.appspec_member, options.max_bytes + 1)
+    problems += _lint_one(raw, rev.display(rev.appspec_member), options, revision=rev)
+    return problems
+
+
+def failing(problems: Iterable[Problem], strict: bool) -> bool:
+    threshold = Severity.WARNING if strict else Severity.ERROR
+    return any(p.severity >= threshold for p in problems)

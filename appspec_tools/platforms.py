@@ -1,0 +1,36 @@
+"""Which compute platform an AppSpec is for, read from its content."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from appspec_tools.nodes import Mapping, Node, Scalar, Sequence, walk
+
+ECS_TYPE = "AWS::ECS::Service"
+LAMBDA_TYPE = "AWS::Lambda::Function"
+
+
+def detect_platform(root: Optional[Node]) -> str:
+    """`os`/`files`/`hooks` mean EC2/On-Premises; `Resources` holding an ECS service or a Lambda function
+    mean ECS or Lambda. Keys are compared case-insensitively, as the service does for ECS and Lambda."""
+    if not isinstance(root, Mapping):
+        return "ec2"
+    keys = {k.lower() for k in root.keys() if isinstance(k, str)}
+    resources = next((v for k, _, v in root.items() if isinstance(k, str) and k.lower() == "resources"), None)
+    if resources is None or ("os" in keys and "resources" not in keys):
+        return "ec2"
+    types = set()
+    for node in walk(resources):
+        if isinstance(node, Mapping):
+            for key, _, value in node.items():
+                if isinstance(key, str) and key.lower() == "type" and isinstance(value, Scalar):
+                    types.add(str(value.value))
+                if isinstance(key, str) and key.lower() == "targetservice":
+                    types.add(ECS_TYPE)
+    if ECS_TYPE in types:
+        return "ecs"
+    if LAMBDA_TYPE in types:
+        return "lambda"
+    if isinstance(resources, Sequence) and "os" in keys:
+        return "ec2"
+    return "lambda" if any("lambda" in t.lower() for t in types) else "ecs"
