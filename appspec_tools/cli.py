@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Dict, List, Optional, TextIO
+from typing import Callable, Dict, List, NoReturn, Optional, TextIO
 
 from appspec_tools import __version__
 from appspec_tools.lifecycle import PLATFORMS
@@ -21,7 +21,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like every other usage error
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, like every other usage error
         raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
@@ -34,19 +34,42 @@ def _use_colour(stream: TextIO, choice: str) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="appspec", description="Lint, generate and rehearse AWS CodeDeploy AppSpec revisions.")
+    parser = _Parser(
+        prog="appspec", description="Lint, generate and rehearse AWS CodeDeploy AppSpec revisions."
+    )
     parser.add_argument("--version", action="version", version=f"appspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     lint = sub.add_parser("lint", help="check AppSpec files, revision folders and bundles")
-    lint.add_argument("paths", nargs="*", metavar="PATH", help="AppSpec file, revision folder, archive, or - for stdin")
+    lint.add_argument(
+        "paths", nargs="*", metavar="PATH", help="AppSpec file, revision folder, archive, or - for stdin"
+    )
     lint.add_argument("-f", "--format", default="text", choices=["text", "json", "sarif", "github"])
     lint.add_argument("--platform", choices=PLATFORMS, help="skip detection: ec2, ecs or lambda")
     lint.add_argument("--strict", action="store_true", default=None, help="warnings fail too (exit 1)")
-    lint.add_argument("--disable", action="append", default=[], metavar="RULE", help="turn a rule off (repeatable, or comma-separated)")
-    lint.add_argument("--config", metavar="FILE", help="lint configuration (default: .appspec-lint.yml or setup.cfg found upwards)")
+    lint.add_argument(
+        "--disable",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="turn a rule off (repeatable, or comma-separated)",
+    )
+    lint.add_argument(
+        "--enable",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="turn on a rule that is off by default (repeatable, or comma-separated)",
+    )
+    lint.add_argument(
+        "--config",
+        metavar="FILE",
+        help="lint configuration (default: .appspec-lint.yml or setup.cfg found upwards)",
+    )
     lint.add_argument("--no-config", action="store_true", help="ignore configuration files")
-    lint.add_argument("--max-file-size", type=int, metavar="BYTES", help="largest AppSpec read (default 1 MiB)")
+    lint.add_argument(
+        "--max-file-size", type=int, metavar="BYTES", help="largest AppSpec read (default 1 MiB)"
+    )
     lint.add_argument("--color", default="auto", choices=["auto", "always", "never"])
 
     rules = sub.add_parser("rules", help="list the lint rules")
@@ -54,7 +77,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print a JSON Schema of the AppSpec for editors")
     schema.add_argument("--platform", choices=("all",) + PLATFORMS, default="all")
+
+    from appspec_tools import scaffold
+
+    scaffold.configure_parser(
+        sub.add_parser("init", help="write an appspec.yml and hook scripts into a repository")
+    )
+
+    from appspec_tools import deploy_options
+
+    deploy_options.configure_parser(
+        sub.add_parser("deploy", help="run a deployment on this host, like the agent")
+    )
     return parser
+
+
+def _rule_ids(values: List[str]) -> set:
+    return {part.strip().upper() for item in values for part in item.split(",") if part.strip()}
 
 
 def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -68,15 +107,15 @@ def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     known = all_rules()
-    disabled = set(config.disable)
-    for item in args.disable:
-        disabled |= {part.strip().upper() for part in item.split(",") if part.strip()}
-    unknown = sorted(d for d in disabled if d not in known)
+    disabled = set(config.disable) | _rule_ids(args.disable)
+    enabled = set(config.enable) | _rule_ids(args.enable)
+    unknown = sorted(d for d in disabled | enabled if d not in known)
     if unknown:
         raise UsageError(f"unknown rule id {', '.join(unknown)} (list them with `appspec rules`)")
     options = LintOptions(
         platform=args.platform or config.platform,
         disabled=frozenset(disabled),
+        enabled=frozenset(enabled),
         max_bytes=args.max_file_size or config.max_file_size or LintOptions().max_bytes,
     )
     report = lint_paths(args.paths, options, stdin=sys.stdin.buffer if "-" in args.paths else None)
@@ -97,7 +136,8 @@ def cmd_rules(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(markdown())
         return EXIT_OK
     for rule in sorted(all_rules().values(), key=lambda r: r.id):
-        out.write(f"{rule.id:8} {rule.severity.label:8} {rule.summary}\n")
+        note = "" if rule.enabled else "  (off by default: --enable " + rule.id + ")"
+        out.write(f"{rule.id:8} {rule.severity.label:8} {rule.summary}{note}\n")
     return EXIT_OK
 
 
@@ -111,10 +151,24 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from appspec_tools import scaffold
+
+    return scaffold.run(args, out, err)
+
+
+def cmd_deploy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from agent_shim.command import run  # imported only here: lint never loads the shim
+
+    return run(args, out, err)
+
+
 COMMANDS: Dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
     "lint": cmd_lint,
     "rules": cmd_rules,
     "schema": cmd_schema,
+    "init": cmd_init,
+    "deploy": cmd_deploy,
 }
 
 
@@ -139,7 +193,9 @@ def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None, err: Op
     except Exception as exc:  # never a traceback for users; APPSPEC_DEBUG=1 shows it
         if os.environ.get("APPSPEC_DEBUG"):
             raise
-        err.write(f"appspec: internal error: {type(exc).__name__}: {exc} (please report it; APPSPEC_DEBUG=1 shows details)\n")
+        err.write(
+            f"appspec: internal error: {type(exc).__name__}: {exc} (please report it; APPSPEC_DEBUG=1 shows details)\n"
+        )
         return EXIT_USAGE
 
 

@@ -14,7 +14,7 @@ from typing import Any, FrozenSet, List, Optional
 from appspec_tools.lifecycle import PLATFORMS
 
 CONFIG_FILE = ".appspec-lint.yml"
-KEYS = ("disable", "strict", "platform", "max-file-size")
+KEYS = ("disable", "enable", "strict", "platform", "max-file-size")
 
 
 class ConfigError(Exception):
@@ -24,6 +24,7 @@ class ConfigError(Exception):
 @dataclass
 class LintConfig:
     disable: FrozenSet[str] = frozenset()
+    enable: FrozenSet[str] = frozenset()
     strict: bool = False
     platform: Optional[str] = None
     max_file_size: Optional[int] = None
@@ -86,11 +87,12 @@ def _build(values: dict, path: str) -> LintConfig:
     for key, value in values.items():
         if key not in KEYS:
             raise ConfigError(f"{path}: unknown key '{key}' (known keys: {', '.join(KEYS)})")
-        if key == "disable":
+        if key in ("disable", "enable"):
             items = value.split(",") if isinstance(value, str) else value
             if not isinstance(items, list):
-                raise ConfigError(f"{path}: 'disable' must be a list of rule ids, e.g. [HOOK008, TOP007]")
-            config.disable = frozenset(str(i).strip().upper() for i in items if str(i).strip())
+                raise ConfigError(f"{path}: '{key}' must be a list of rule ids, e.g. [HOOK008, TOP007]")
+            ids = frozenset(str(i).strip().upper() for i in items if str(i).strip())
+            setattr(config, key, ids)
         elif key == "strict":
             config.strict = _boolean(value, path)
         elif key == "platform":
@@ -101,7 +103,9 @@ def _build(values: dict, path: str) -> LintConfig:
             try:
                 config.max_file_size = int(value)
             except (TypeError, ValueError):
-                raise ConfigError(f"{path}: 'max-file-size' must be a number of bytes, not {value!r}") from None
+                raise ConfigError(
+                    f"{path}: 'max-file-size' must be a number of bytes, not {value!r}"
+                ) from None
     return config
 
 

@@ -27,8 +27,9 @@ def summary(problems: List[Problem], files: int) -> str:
     if not problems:
         return f"{files} file{'s' if files != 1 else ''} checked, no problems"
     parts = [f"{counts[s]} {s.label}{'s' if counts[s] != 1 else ''}" for s in reversed(Severity) if counts[s]]
-    return f"{len(problems)} problem{'s' if len(problems) != 1 else ''} ({', '.join(parts)}) in {files} file" + (
-        "s" if files != 1 else ""
+    return (
+        f"{len(problems)} problem{'s' if len(problems) != 1 else ''} ({', '.join(parts)}) in {files} file"
+        + ("s" if files != 1 else "")
     )
 
 
@@ -168,7 +169,9 @@ def github(problems: List[Problem], files: int, out: TextIO, colour: bool) -> No
             )
         )
         hint = f" (fix: {p.hint})" if p.hint else ""
-        out.write(f"::{_GITHUB_COMMAND[p.severity]} {props}::{_escape_data(p.rule_id + ' ' + p.message + hint)}\n")
+        out.write(
+            f"::{_GITHUB_COMMAND[p.severity]} {props}::{_escape_data(p.rule_id + ' ' + p.message + hint)}\n"
+        )
     out.write(summary(problems, files) + "\n")
 
 

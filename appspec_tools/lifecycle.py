@@ -26,7 +26,14 @@ EC2_ORDER: Tuple[str, ...] = (
 EC2_RESERVED = frozenset({"Start", "DownloadBundle", "Install", "BlockTraffic", "AllowTraffic", "End"})
 EC2_SCRIPTABLE: Tuple[str, ...] = tuple(e for e in EC2_ORDER if e not in EC2_RESERVED)
 EC2_TRAFFIC = frozenset(
-    {"BeforeBlockTraffic", "BlockTraffic", "AfterBlockTraffic", "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic"}
+    {
+        "BeforeBlockTraffic",
+        "BlockTraffic",
+        "AfterBlockTraffic",
+        "BeforeAllowTraffic",
+        "AllowTraffic",
+        "AfterAllowTraffic",
+    }
 )
 # Events whose scripts come from the last successfully installed revision.
 EC2_FROM_LAST_INSTALL = frozenset({"ApplicationStop", "BeforeBlockTraffic", "AfterBlockTraffic"})

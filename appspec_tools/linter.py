@@ -13,7 +13,9 @@ from appspec_tools.rules import Context, Finding, Rule, all_rules
 from appspec_tools.source import MAX_FILE_BYTES, read_source
 
 APPSPEC_NAMES = ("appspec.yml", "appspec.yaml", "appspec.json")
-SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache"})
+SKIP_DIRS = frozenset(
+    {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache"}
+)
 _INLINE = re.compile(r"#\s*appspec-lint:\s*(disable|disable-file)\s*=\s*([A-Za-z0-9_, ]+)")
 
 
@@ -25,6 +27,7 @@ class LintError(Exception):
 class LintOptions:
     platform: Optional[str] = None
     disabled: FrozenSet[str] = frozenset()
+    enabled: FrozenSet[str] = frozenset()
     max_bytes: int = MAX_FILE_BYTES
 
 
@@ -41,11 +44,13 @@ def lint_bytes(
     *,
     platform: Optional[str] = None,
     disabled: Iterable[str] = (),
+    enabled: Iterable[str] = (),
     revision: Any = None,
     fmt: Optional[str] = None,
     max_bytes: int = MAX_FILE_BYTES,
 ) -> List[Problem]:
-    """Every problem in one AppSpec document, sorted by position."""
+    """Every problem in one AppSpec document, sorted by position. Rules that are off by default run
+    only when named in ``enabled``."""
     rules = all_rules()
     source = read_source(raw, path, fmt, max_bytes)
     found: List[Tuple[Rule, int, int, str, str]] = []
@@ -59,9 +64,12 @@ def lint_bytes(
                 line, column = _position(finding)
                 found.append((rule, line, column, finding.message, finding.hint))
     inline_lines, inline_file = _inline_disables(source.text)
-    off = set(disabled) | inline_file
+    off = (
+        set(disabled) | inline_file | {r.id for r in rules.values() if not r.enabled and r.id not in enabled}
+    )
+    last_line = raw.count(b"\n") + 1  # a parser's end-of-stream mark may point one line past the end
     problems = [
-        Problem(path, line, column, rule.id, rule.severity, message, hint or rule.hint)
+        Problem(path, min(line, last_line), column, rule.id, rule.severity, message, hint or rule.hint)
         for rule, line, column, message, hint in found
         if rule.id not in off and rule.id not in inline_lines.get(line, ())
     ]
@@ -113,8 +121,11 @@ def _inline_disables(text: str) -> Tuple[Dict[int, Set[str]], Set[str]]:
         target = number
         if not line[: match.start()].strip():
             target = next(
-                (n for n in range(number + 1, len(lines) + 1) if lines[n - 1].strip()
-                 and not lines[n - 1].lstrip().startswith("#")),
+                (
+                    n
+                    for n in range(number + 1, len(lines) + 1)
+                    if lines[n - 1].strip() and not lines[n - 1].lstrip().startswith("#")
+                ),
                 number,
             )
         by_line.setdefault(target, set()).update(ids)
@@ -184,7 +195,12 @@ def lint_paths(paths: List[str], options: LintOptions, stdin: Any = None) -> Lin
 
 def _lint_one(raw: bytes, path: str, options: LintOptions, revision: Any = None) -> List[Problem]:
     return lint_bytes(
-        raw, path, platform=options.platform, disabled=options.disabled, revision=revision,
+        raw,
+        path,
+        platform=options.platform,
+        disabled=options.disabled,
+        enabled=options.enabled,
+        revision=revision,
         max_bytes=options.max_bytes,
     )
 

@@ -15,7 +15,7 @@ def detect_platform(root: Optional[Node]) -> str:
     mean ECS or Lambda. Keys are compared case-insensitively, as the service does for ECS and Lambda."""
     if not isinstance(root, Mapping):
         return "ec2"
-    keys = {k.lower() for k in root.keys() if isinstance(k, str)}
+    keys = {key.lower() for key, _, _ in root.items() if isinstance(key, str)}
     resources = next((v for k, _, v in root.items() if isinstance(k, str) and k.lower() == "resources"), None)
     if resources is None or ("os" in keys and "resources" not in keys):
         return "ec2"

@@ -8,8 +8,6 @@ Parse-stage findings are returned as ``SourceFinding`` values that carry a rule 
 
 from __future__ import annotations
 
-import re
-import sys
 from dataclasses import dataclass, field
 from typing import Any, List, Optional, Tuple
 
@@ -120,7 +118,9 @@ def _parse_json(source: Source) -> None:
     try:
         source.root = parse_json(source.text, MAX_DEPTH)
     except JSONSyntaxError as exc:
-        source.findings.append(SourceFinding("SYN003", exc.line, exc.column, f"JSON syntax error: {exc.message}"))
+        source.findings.append(
+            SourceFinding("SYN003", exc.line, exc.column, f"JSON syntax error: {exc.message}")
+        )
 
 
 def _tab_lines(text: str) -> List[int]:
@@ -142,17 +142,21 @@ def _parse_yaml(source: Source) -> None:
             ynode = loader.get_node() if loader.check_node() else None
             more = ynode is not None and loader.check_node()
         except RecursionError:
-            source.findings.append(SourceFinding("SYN002", 1, 1, f"YAML nesting is too deep (over {MAX_DEPTH})"))
+            source.findings.append(
+                SourceFinding("SYN002", 1, 1, f"YAML nesting is too deep (over {MAX_DEPTH})")
+            )
             return
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark else 1
-            column = mark.column + 1 if mark else 1
+            line = mark.line + 1 if mark is not None else 1
+            column = mark.column + 1 if mark is not None else 1
             if line in tabs:
                 return  # the tab finding already explains this failure
             what = exc.problem or "invalid YAML"
             context = f" ({exc.context})" if exc.context else ""
-            source.findings.append(SourceFinding("SYN002", line, column, f"YAML syntax error: {what}{context}"))
+            source.findings.append(
+                SourceFinding("SYN002", line, column, f"YAML syntax error: {what}{context}")
+            )
             return
         except yaml.YAMLError as exc:
             source.findings.append(SourceFinding("SYN002", 1, 1, f"YAML syntax error: {exc}"))
@@ -189,8 +193,9 @@ def _alias_positions(text: str) -> List[Tuple[int, int]]:
     positions = []
     try:
         for event in yaml.parse(text, Loader=loader_class):
-            if isinstance(event, yaml.AliasEvent):
-                positions.append((event.start_mark.line + 1, event.start_mark.column + 1))
+            mark = event.start_mark
+            if isinstance(event, yaml.AliasEvent) and mark is not None:
+                positions.append((mark.line + 1, mark.column + 1))
     except yaml.YAMLError:
         pass
     return positions or [(1, 1)]
@@ -251,8 +256,3 @@ class _Converter:
 
 def _hashable(node: Node) -> Any:
     return (node.tag, node.value) if isinstance(node, Scalar) else id(node)
-
-
-if __name__ == "__main__":  # pragma: no cover - debugging aid
-    src = read_source(open(sys.argv[1], "rb").read(), sys.argv[1])
-    print(src.findings, src.root)

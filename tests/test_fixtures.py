@@ -12,14 +12,22 @@ from appspec_tools.linter import lint_bytes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "appspec"
 APPSPECS = sorted(
-    p for p in FIXTURES.rglob("*") if p.is_file() and p.suffix in (".yml", ".yaml", ".json") and not p.name.endswith(".expected.json")
+    p
+    for p in FIXTURES.rglob("*")
+    if p.is_file() and p.suffix in (".yml", ".yaml", ".json") and not p.name.endswith(".expected.json")
 )
 
 
 def snapshot_of(path: Path) -> list:
     problems = lint_bytes(path.read_bytes(), path.name)
     return [
-        {"rule": p.rule_id, "line": p.line, "column": p.column, "severity": p.severity.label, "message": p.message}
+        {
+            "rule": p.rule_id,
+            "line": p.line,
+            "column": p.column,
+            "severity": p.severity.label,
+            "message": p.message,
+        }
         for p in problems
     ]
 
@@ -34,8 +42,11 @@ def test_fixture_findings_match_snapshot(path, update_snapshots):
     assert actual == json.loads(expected_file.read_text())
 
 
-@pytest.mark.parametrize("path", [p for p in APPSPECS if "valid" in p.relative_to(FIXTURES).parts[:1]],
-                         ids=lambda p: str(p.relative_to(FIXTURES)))
+@pytest.mark.parametrize(
+    "path",
+    [p for p in APPSPECS if "valid" in p.relative_to(FIXTURES).parts[:1]],
+    ids=lambda p: str(p.relative_to(FIXTURES)),
+)
 def test_valid_fixtures_have_no_findings(path):
     assert snapshot_of(path) == []
 

@@ -62,6 +62,7 @@ class Rule:
     bad: str
     good: str
     area: str
+    enabled: bool = True  # False: advice that runs only when asked for with --enable / `enable:`
 
     def findings(self, ctx: Context) -> Iterator[Finding]:
         if self.check is not None:
@@ -98,12 +99,24 @@ def rule(
     good: str = "",
     platforms: Iterable[str] = ALL_PLATFORMS,
     scope: str = "document",
+    enabled: bool = True,
 ) -> Callable[[Check], Check]:
     """Register a check. The function's docstring is the rule's user documentation."""
 
     def register(check: Check) -> Check:
-        declare(id, severity, summary, hint=hint, bad=bad, good=good, platforms=platforms, scope=scope,
-                doc=_doc(check.__doc__), check=check)
+        declare(
+            id,
+            severity,
+            summary,
+            hint=hint,
+            bad=bad,
+            good=good,
+            platforms=platforms,
+            scope=scope,
+            doc=_doc(check.__doc__),
+            check=check,
+            enabled=enabled,
+        )
         return check
 
     return register
@@ -121,6 +134,7 @@ def declare(
     platforms: Iterable[str] = ALL_PLATFORMS,
     scope: str = "source",
     check: Optional[Check] = None,
+    enabled: bool = True,
 ) -> Rule:
     """Register a rule whose findings come from elsewhere (the parser, the revision reader)."""
     if id in RULES:
@@ -128,8 +142,20 @@ def declare(
     area = id.rstrip("0123456789")
     if area not in AREAS:
         raise ValueError(f"rule id {id}: unknown area {area}")
-    new = Rule(id, severity, summary, hint, frozenset(platforms), scope, check, _doc(doc), _doc(bad),
-               _doc(good), area)
+    new = Rule(
+        id,
+        severity,
+        summary,
+        hint,
+        frozenset(platforms),
+        scope,
+        check,
+        _doc(doc),
+        _doc(bad),
+        _doc(good),
+        area,
+        enabled,
+    )
     RULES[id] = new
     return new
 

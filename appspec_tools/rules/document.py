@@ -53,7 +53,7 @@ def version_missing(ctx: Context) -> Iterator[Finding]:
     "TOP003",
     ERROR,
     'Quoted `version: "0.0"` on EC2/On-Premises',
-    hint='write `version: 0.0` without quotes (the agent compares it with the number 0.0)',
+    hint="write `version: 0.0` without quotes; the agent compares it with the number 0.0",
     platforms={"ec2"},
     bad='version: "0.0"\nos: linux',
     good="version: 0.0\nos: linux",
@@ -64,7 +64,7 @@ def version_quoted(ctx: Context) -> Iterator[Finding]:
     "0.0" in quotes. (ECS and Lambda AppSpecs are read by the service, which accepts both.)"""
     node = version_node(ctx)
     if isinstance(node, Scalar) and node.tag == "str" and node.value.strip() in ("0.0", "0"):
-        yield Finding(node, f"version is the string \"{node.value}\": the agent accepts only the number 0.0")
+        yield Finding(node, f'version is the string "{node.value}": the agent accepts only the number 0.0')
 
 
 @rule(
@@ -123,7 +123,9 @@ def os_value(ctx: Context) -> Iterator[Finding]:
     if value in ("linux", "windows"):
         return
     if isinstance(value, str) and value.strip().lower() in ("linux", "windows"):
-        yield Finding(node, f"unsupported operating system '{value}': must be lowercase '{value.strip().lower()}'")
+        yield Finding(
+            node, f"unsupported operating system '{value}': must be lowercase '{value.strip().lower()}'"
+        )
     else:
         shown = node.text if isinstance(node, Scalar) else describe(node)
         yield Finding(node, f"unsupported operating system ({shown}): use linux or windows")
@@ -146,8 +148,10 @@ def unknown_top_keys(ctx: Context) -> Iterator[Finding]:
         return
     for key_node, message in unknown_keys(ctx.doc, EC2_TOP_KEYS, "the AppSpec"):
         if isinstance(key_node, Scalar) and key_node.value == "overwrite":
-            message += " (to replace existing files use `file_exists_behavior: OVERWRITE`)"
-        yield Finding(key_node, message)
+            message = "unknown key 'overwrite': the agent ignores it; to replace existing files use file_exists_behavior"
+            yield Finding(key_node, message, "write `file_exists_behavior: OVERWRITE` instead")
+        else:
+            yield Finding(key_node, message)
 
 
 @rule(

@@ -25,21 +25,25 @@ def markdown() -> str:
         "deployment is certain to fail; **warning** when it is accepted but almost surely not what was",
         "meant; **info** for advice. `appspec lint` exits 1 on errors (on warnings too with `--strict`).",
         "Turn a rule off with `--disable ID`, `disable: [ID]` in `.appspec-lint.yml`, or an inline",
-        "`# appspec-lint: disable=ID` comment (see docs/lint.md).",
+        "`# appspec-lint: disable=ID` comment (see docs/lint.md). Rules marked *off by default* are advice",
+        "that runs only with `--enable ID` or `enable: [ID]`.",
         "",
         "| id | severity | platforms | summary |",
         "|---|---|---|---|",
     ]
     for rule in rules:
         platforms = ", ".join(PLATFORM_NAMES[p] for p in ("ec2", "ecs", "lambda") if p in rule.platforms)
-        lines.append(f"| [{rule.id}](#{rule.id.lower()}) | {rule.severity.label} | {platforms} | {rule.summary} |")
+        lines.append(
+            f"| [{rule.id}](#{rule.id.lower()}) | {rule.severity.label} | {platforms} | {rule.summary} |"
+        )
     lines.append("")
     area = None
     for rule in rules:
         if rule.area != area:
             area = rule.area
             lines += [f"## {AREAS[area]}", ""]
-        lines += [f"### {rule.id}", "", f"**{rule.summary}** — {rule.severity.label}", ""]
+        off = "" if rule.enabled else f", off by default (`--enable {rule.id}`)"
+        lines += [f"### {rule.id}", "", f"**{rule.summary}** — {rule.severity.label}{off}", ""]
         if rule.doc:
             lines += [rule.doc, ""]
         lines += [f"Fix: {rule.hint}.", ""]

@@ -133,7 +133,9 @@ def aliases(ctx: Context) -> Iterator[Finding]:
     Amazon Linux 2023 and Ubuntu 22.04+) that raises `BadAlias` for every alias and merge key, so
     the deployment fails. Older agents load them."""
     for line, column in ctx.source.alias_lines:
-        yield Finding((line, column), "alias or merge key: agents on Ruby 3.1+ reject aliases (Psych BadAlias)")
+        yield Finding(
+            (line, column), "alias or merge key: agents on Ruby 3.1+ reject aliases (Psych BadAlias)"
+        )
 
 
 @rule(
