@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Put this host back into its load balancers and wait until their health checks say healthy.
+
+ELBv2 (TARGET_GROUP_ARNS): register the target (TARGET_ID, default this instance's id from IMDSv2) and
+wait until it is `healthy`. HAProxy (HAPROXY_SOCKET, HAPROXY_BACKENDS, HAPROXY_SERVER): `set server
+BACKEND/SERVER state ready`, then wait until its health check reports it UP. Wire it to
+AfterAllowTraffic, or to ValidateService when the deployment group has no load balancer of its own.
+"""
+
+from __future__ import annotations
+
+import hookkit
+import loadbalancer
+
+USES = (
+    "TARGET_GROUP_ARNS",
+    "TARGET_ID",
+    "TARGET_PORT",
+    "IMDS_ENDPOINT",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "HAPROXY_SOCKET",
+    "HAPROXY_BACKENDS",
+    "HAPROXY_SERVER",
+    "LB_WAIT_TIMEOUT",
+    "LB_POLL_INTERVAL",
+)
+
+
+def main(config: hookkit.Config, log: hookkit.HookLog) -> None:
+    for balancer in loadbalancer.configured(config, log):
+        balancer.register()
+
+
+if __name__ == "__main__":
+    hookkit.run(__file__, __doc__, USES, main)
