@@ -1,14 +1,106 @@
-"""The `appspec deploy` arguments, defined here so that building the parser never imports agent_shim."""
+"""The `appspec deploy` arguments, defined here so that building the parser never imports agent_shim
+or boto3. One command, three targets: this host (the agent shim), a fleet over SSH (`--group FILE`),
+or AWS CodeDeploy itself (`--aws`)."""
 
 from __future__ import annotations
 
 import argparse
 
+FILE_EXISTS = ("DISALLOW", "OVERWRITE", "RETAIN")
+BUNDLE_TYPES = ("directory", "zip", "tar", "tgz")
+
+
+def _upper(value: str) -> str:
+    return value.upper()
+
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    parser.description = (
+        "Run a deployment like the CodeDeploy agent: on this host (default), on a fleet over SSH "
+        "(--group FILE) or on AWS CodeDeploy (--aws)."
+    )
+    what = parser.add_argument_group("revision")
+    what.add_argument(
         "--bundle",
-        required=True,
         metavar="PATH_OR_URL",
         help="revision: a folder, .zip, .tar, .tgz, or s3://bucket/key[?versionId=...]",
     )
+    what.add_argument(
+        "--type", dest="bundle_type", choices=BUNDLE_TYPES, help="bundle type (default: from the name)"
+    )
+    what.add_argument(
+        "--appspec-filename", default="appspec.yml", metavar="NAME", help="AppSpec file name in the revision"
+    )
+
+    common = parser.add_argument_group("deployment")
+    common.add_argument("--application", metavar="NAME", help="application name (APPLICATION_NAME)")
+    common.add_argument(
+        "--deployment-group", metavar="NAME", help="deployment group name (DEPLOYMENT_GROUP_NAME)"
+    )
+    common.add_argument(
+        "--file-exists-behavior",
+        type=_upper,
+        choices=FILE_EXISTS,
+        help="default DISALLOW; the AppSpec's own value wins",
+    )
+    common.add_argument(
+        "--ignore-application-stop-failures",
+        action="store_true",
+        help="continue past failures of ApplicationStop, BeforeBlockTraffic and AfterBlockTraffic",
+    )
+    common.add_argument("--format", dest="output_format", choices=("text", "json"), default="text")
+
+    local = parser.add_argument_group("this host (the agent shim)")
+    local.add_argument(
+        "--root", metavar="DIR", help="deployment root (default /opt/codedeploy-agent/deployment-root)"
+    )
+    local.add_argument(
+        "--max-revisions",
+        type=int,
+        default=5,
+        metavar="N",
+        help="revisions kept per group, counting this one (default 5)",
+    )
+    local.add_argument(
+        "--events",
+        metavar="EVENT,...",
+        help="run these lifecycle events, in this order, instead of the default",
+    )
+    local.add_argument(
+        "--with-load-balancer",
+        action="store_true",
+        help="also run the traffic hooks (BeforeBlockTraffic ... AfterAllowTraffic)",
+    )
+    local.add_argument(
+        "--rollback",
+        action="store_true",
+        help="on failure, redeploy the last good revision as a new deployment",
+    )
+    local.add_argument(
+        "--install-root",
+        metavar="DIR",
+        help="install `files` destinations under DIR (like DESTDIR), to rehearse without root; hooks get INSTALL_ROOT",
+    )
+    local.add_argument(
+        "--check-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="after a successful deployment, GET this URL and report it (repeatable)",
+    )
+    local.add_argument(
+        "--kill-grace",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="SIGKILL a timed-out script's group this long after SIGTERM",
+    )
+
+    aws = parser.add_argument_group("AWS CodeDeploy (--aws)")
+    aws.add_argument("--aws", action="store_true", help="create the deployment on AWS CodeDeploy with boto3")
+    aws.add_argument("--s3", metavar="s3://BUCKET/KEY", help="revision already in S3 (with --aws)")
+    aws.add_argument("--deployment-config", metavar="NAME", help="e.g. CodeDeployDefault.OneAtATime")
+    aws.add_argument("--description", metavar="TEXT")
+    aws.add_argument("--wait", action="store_true", help="follow the deployment until it ends")
+    aws.add_argument("--region", metavar="REGION")
+    aws.add_argument("--profile", metavar="PROFILE")

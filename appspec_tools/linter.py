@@ -215,6 +215,14 @@ def _lint_revision(rev: Any, options: LintOptions) -> List[Problem]:
     return problems
 
 
+def lint_revision(path: str, options: Optional[LintOptions] = None) -> List[Problem]:
+    """Every problem of a revision folder or bundle; raises appspec_tools.revision.RevisionError."""
+    from appspec_tools.revision import open_revision
+
+    with open_revision(path) as rev:
+        return sorted(_lint_revision(rev, options or LintOptions()), key=Problem.sort_key)
+
+
 def failing(problems: Iterable[Problem], strict: bool) -> bool:
     threshold = Severity.WARNING if strict else Severity.ERROR
     return any(p.severity >= threshold for p in problems)

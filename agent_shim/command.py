@@ -1,0 +1,144 @@
+"""`appspec deploy` on this host: arguments → DeploymentRequest → live lines → report and exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import List, Optional, TextIO
+
+from agent_shim.deployment import FAILED, SKIPPED, DeploymentRequest, DeploymentResult, EventResult, deploy
+from agent_shim.layout import DEFAULT_ROOT
+from agent_shim.lock import GroupLocked
+from agent_shim.plan import PlanError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+TAIL_LINES = 12
+
+
+def request_from(args: argparse.Namespace) -> DeploymentRequest:
+    if not args.bundle:
+        raise PlanError(
+            "appspec deploy: --bundle is required (a folder, .zip, .tar, .tgz or s3://bucket/key)"
+        )
+    if args.max_revisions < 1:
+        raise PlanError("appspec deploy: --max-revisions must be 1 or more (it counts this deployment)")
+    return DeploymentRequest(
+        bundle=args.bundle,
+        bundle_type=args.bundle_type,
+        application=args.application,
+        group_name=args.deployment_group,
+        file_exists_behavior=args.file_exists_behavior,
+        ignore_application_stop_failures=args.ignore_application_stop_failures,
+        events=args.events.split(",") if args.events else None,
+        with_load_balancer=args.with_load_balancer,
+        root=args.root or DEFAULT_ROOT,
+        max_revisions=args.max_revisions,
+        appspec_filename=args.appspec_filename,
+        rollback=args.rollback,
+        kill_grace=args.kill_grace,
+        install_root=args.install_root or "",
+    )
+
+
+class LiveLines:
+    """One line per finished event; a header per deployment (the rollback is a second one)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.seen: set = set()
+
+    def __call__(self, name: str, event: Optional[EventResult], result: DeploymentResult) -> None:
+        if result.deployment_id not in self.seen:
+            self.seen.add(result.deployment_id)
+            kind = "rollback " if result.creator == "codeDeployRollback" else ""
+            self.out.write(
+                f"{kind}deployment {result.deployment_id}: group {result.group_id}, revision {result.bundle}\n"
+            )
+        if event is None:
+            return
+        note = ""
+        if event.status == SKIPPED:
+            note = "  (no scripts to run)"
+        elif event.status == FAILED:
+            note = f"  {event.error_name}: {event.message}"
+        self.out.write(f"  {event.event:<20} {event.status.lower():<10} {event.duration:7.2f}s{note}\n")
+        self.out.flush()
+
+
+def describe_failure(result: DeploymentResult, out: TextIO) -> None:
+    event = result.failed_event
+    if event is not None and event.log_tail:
+        out.write(f"    last lines of {os.path.join(result.deployment_dir, 'logs', 'scripts.log')}:\n")
+        for line in event.log_tail.splitlines()[-TAIL_LINES:]:
+            out.write(f"    | {line}\n")
+    if result.lint and not result.events:
+        for line in result.lint:
+            out.write(f"    {line}\n")
+    out.write(f"deployment {result.deployment_id} failed: {result.message}\n")
+
+
+def describe_success(result: DeploymentResult, out: TextIO) -> None:
+    archive = os.path.join(result.deployment_dir, "deployment-archive")
+    out.write(f"deployment {result.deployment_id} succeeded in {result.duration:.1f}s\n")
+    out.write(
+        f"  revision: {archive}\n  scripts log: {os.path.join(result.deployment_dir, 'logs', 'scripts.log')}\n"
+    )
+
+
+def check_urls(urls: List[str], out: TextIO) -> bool:
+    if not urls:
+        return True
+    import requests
+
+    healthy = True
+    for url in urls:
+        try:
+            response = requests.get(url, timeout=5)
+            body = response.text.strip().splitlines()[0][:80] if response.text.strip() else ""
+            out.write(f"  GET {url}: {response.status_code} {body}\n")
+            healthy = healthy and response.ok
+        except requests.RequestException as exc:
+            out.write(f"  GET {url}: failed ({type(exc).__name__})\n")
+            healthy = False
+    return healthy
+
+
+def report(result: DeploymentResult, out: TextIO) -> None:
+    if result.succeeded:
+        describe_success(result, out)
+    else:
+        describe_failure(result, out)
+    for warning in result.warnings:
+        out.write(f"  warning: {warning}\n")
+    if result.rollback is not None:
+        rollback = result.rollback
+        if rollback.succeeded:
+            out.write(f"rolled back: deployment {rollback.deployment_id} redeployed {rollback.bundle}\n")
+        else:
+            describe_failure(rollback, out)
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        request = request_from(args)
+        live = LiveLines(out) if args.output_format == "text" else None
+        result = deploy(request, live)
+    except (PlanError, ValueError, GroupLocked) as exc:
+        err.write(f"{exc}\n")
+        return EXIT_USAGE
+    except PermissionError as exc:
+        err.write(
+            f"appspec deploy: permission denied: {exc.filename}; run as root, or pass --root DIR "
+            "(and --install-root DIR) to rehearse as an ordinary user\n"
+        )
+        return EXIT_USAGE
+    healthy = True
+    if args.output_format == "json":
+        json.dump(result.to_dict(), out, indent=2)
+        out.write("\n")
+    else:
+        report(result, out)
+        if result.succeeded:
+            healthy = check_urls(args.check_url, out)
+    return EXIT_OK if result.succeeded and healthy else EXIT_FAILED

@@ -1,0 +1,423 @@
+"""One deployment on this host, event by event, as the CodeDeploy agent runs it.
+
+revision → preflight (fetch, safe-archive check, lint: nothing on the host changes if it fails) →
+events in order (ApplicationStop … ValidateService), each from the right revision → result.
+`deploy()` adds CodeDeploy's automatic rollback: a new deployment of the group's last good revision.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from agent_shim import install as installer
+from agent_shim.bundle import BundleError, BundleLocation, fetch, parse_location, unpack
+from agent_shim.hook_executor import UNKNOWN_ERROR, HookExecutor, ScriptFailure, hook_environment
+from agent_shim.layout import (
+    DEFAULT_MAX_REVISIONS,
+    DEFAULT_ROOT,
+    LOCAL_GROUP_ID,
+    LOCAL_GROUP_NAME,
+    DeploymentRoot,
+    check_id,
+    new_deployment_id,
+)
+from agent_shim.lock import GroupLock
+from agent_shim.plan import DOWNLOAD_BUNDLE, INSTALL, STOP_EVENTS, plan_events
+from agent_shim.script_log import ScriptLog
+
+SUCCEEDED, FAILED, SKIPPED = "Succeeded", "Failed", "Skipped"
+APPSPEC_FALLBACKS = ("appspec.yaml", "appspec.yml")  # Install's fallback order (command_executor.rb)
+
+
+@dataclass
+class DeploymentRequest:
+    bundle: str
+    bundle_type: Optional[str] = None
+    application: Optional[str] = None
+    group_name: Optional[str] = None
+    group_id: Optional[str] = None
+    file_exists_behavior: Optional[str] = None
+    ignore_application_stop_failures: bool = False
+    events: Optional[Sequence[str]] = None
+    with_load_balancer: bool = False
+    root: str = DEFAULT_ROOT
+    max_revisions: int = DEFAULT_MAX_REVISIONS
+    appspec_filename: str = "appspec.yml"
+    rollback: bool = False
+    kill_grace: float = 5.0
+    deployment_id: Optional[str] = None
+    creator: str = "user"
+    install_root: str = ""
+    extra_environment: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class EventResult:
+    event: str
+    status: str
+    started: float
+    duration: float
+    error_code: int = 0
+    error_name: str = ""
+    script_name: str = ""
+    message: str = ""
+    log_tail: str = ""
+
+
+@dataclass
+class DeploymentResult:
+    deployment_id: str
+    group_id: str
+    group_name: str
+    application: str
+    bundle: str
+    creator: str
+    status: str = FAILED
+    message: str = ""
+    error_code: int = 0
+    events: List[EventResult] = field(default_factory=list)
+    lint: List[str] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+    deployment_dir: str = ""
+    started: float = 0.0
+    duration: float = 0.0
+    changed_host: bool = False
+    rollback: Optional[DeploymentResult] = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == SUCCEEDED
+
+    @property
+    def failed_event(self) -> Optional[EventResult]:
+        return next(
+            (e for e in self.events if e.status == FAILED and not e.message.startswith("ignored: ")), None
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+EventCallback = Callable[[str, Optional[EventResult], DeploymentResult], None]
+
+
+def deploy(request: DeploymentRequest, on_event: Optional[EventCallback] = None) -> DeploymentResult:
+    """A deployment; on failure with `request.rollback`, CodeDeploy's rollback as a new deployment."""
+    result = Deployment(request, on_event).run()
+    if result.succeeded or not request.rollback:
+        return result
+    if not result.changed_host:
+        result.warnings.append("no rollback: the deployment failed before it changed anything on this host")
+        return result
+    result.rollback = _roll_back(request, result, on_event)
+    return result
+
+
+def _roll_back(
+    request: DeploymentRequest, failed: DeploymentResult, on_event: Optional[EventCallback]
+) -> Optional[DeploymentResult]:
+    root = DeploymentRoot(request.root)
+    record = read_last_good(root, failed.group_id)
+    if record is None:
+        failed.warnings.append(
+            "no rollback: this deployment group has no earlier successful deployment on this host"
+        )
+        return None
+    archive = os.path.join(record["deployment_dir"], "deployment-archive")
+    staging = tempfile.mkdtemp(prefix=".rollback-", dir=root.root)
+    try:
+        if os.path.isdir(archive):  # copy first: this deployment's max_revisions pruning may remove it
+            source, kind = os.path.join(staging, "revision"), "directory"
+            shutil.copytree(archive, source, symlinks=True)
+        elif os.path.exists(record["bundle"]) or str(record["bundle"]).startswith("s3://"):
+            source, kind = record["bundle"], record.get("bundle_type")
+        else:
+            failed.warnings.append(
+                f"no rollback: the revision of {record['deployment_id']} is no longer on this host"
+            )
+            return None
+        rollback = replace(
+            request,
+            bundle=source,
+            bundle_type=kind,
+            file_exists_behavior=record.get("file_exists_behavior") or request.file_exists_behavior,
+            rollback=False,
+            deployment_id=None,
+            creator="codeDeployRollback",
+        )
+        result = Deployment(
+            rollback, on_event, shown_bundle=f"{record['bundle']} (revision of {record['deployment_id']})"
+        ).run()
+        return result
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def read_last_good(root: DeploymentRoot, group_id: str) -> Optional[Dict[str, Any]]:
+    try:
+        with open(root.history_file(group_id), encoding="utf-8") as handle:
+            record = json.load(handle)
+        return record if isinstance(record, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+class Deployment:
+    def __init__(
+        self, request: DeploymentRequest, on_event: Optional[EventCallback] = None, shown_bundle: str = ""
+    ) -> None:
+        self.request = request
+        self.on_event = on_event or (lambda name, event, result: None)
+        self.root = DeploymentRoot(request.root)
+        self.group_id = check_id(request.group_id or request.group_name or LOCAL_GROUP_ID, "deployment group")
+        self.deployment_id = request.deployment_id or new_deployment_id()
+        self.result = DeploymentResult(
+            deployment_id=self.deployment_id,
+            group_id=self.group_id,
+            group_name=request.group_name or LOCAL_GROUP_NAME,
+            application=request.application or request.bundle,
+            bundle=shown_bundle or request.bundle,
+            creator=request.creator,
+            deployment_dir=self.root.deployment_dir(self.group_id, self.deployment_id),
+        )
+        self.location: Optional[BundleLocation] = None
+        self.spec: Any = None
+
+    # The run ------------------------------------------------------------------------------------
+    def run(self) -> DeploymentResult:
+        result = self.result
+        result.started = time.time()
+        events = plan_events(self.request.events, self.request.with_load_balancer)
+        with GroupLock(self.root.lock_file(self.group_id), self.group_id, self.deployment_id) as lock:
+            if lock.interrupted:
+                result.warnings.append(
+                    f"the previous deployment {lock.interrupted.get('deployment_id')} of this group was interrupted "
+                    f"(pid {lock.interrupted.get('pid')} is gone); its lock was released"
+                )
+            os.makedirs(result.deployment_dir, exist_ok=True)
+            ongoing = self.root.ongoing_file(self.deployment_id)
+            os.makedirs(os.path.dirname(ongoing), exist_ok=True)
+            with open(ongoing, "w", encoding="utf-8") as handle:
+                handle.write(self.group_id)
+            try:
+                self.log = ScriptLog(
+                    self.root.scripts_log(self.group_id, self.deployment_id),
+                    self.root.deployments_log,
+                    self.deployment_id,
+                )
+                if self._preflight():
+                    self._run_events(events)
+            finally:
+                os.remove(ongoing)
+        result.duration = time.time() - result.started
+        if result.status == SUCCEEDED:
+            self._remember_success()
+        return result
+
+    def _preflight(self) -> bool:
+        """Fetch and check the revision before any event runs: a refused revision changes nothing."""
+        from appspec_tools.linter import lint_revision
+        from appspec_tools.problem import Severity
+        from appspec_tools.revision import RevisionError
+
+        request, result = self.request, self.result
+        try:
+            location = parse_location(request.bundle, request.bundle_type)
+            self.location = fetch(location, self.root.bundle_file(self.group_id, self.deployment_id))
+            target = (
+                self.location.path
+                if self.location.bundle_type == "directory"
+                else self.root.bundle_file(self.group_id, self.deployment_id)
+            )
+            if self.location.bundle_type != "directory":
+                from agent_shim.bundle import check
+
+                check(os.path.realpath(target), request.bundle)
+            problems = lint_revision(target)
+        except (BundleError, RevisionError) as exc:
+            return self._refuse(str(exc))
+        shown = [
+            f"{p.path}:{p.line}:{p.column}: {p.severity.label} {p.rule_id} {p.message}" for p in problems
+        ]
+        errors = [line for line, p in zip(shown, problems) if p.severity >= Severity.ERROR]
+        result.lint = shown
+        if errors:
+            return self._refuse(
+                f"the revision has {len(errors)} AppSpec error{'s' if len(errors) != 1 else ''}; nothing was changed on this host"
+            )
+        return True
+
+    def _refuse(self, message: str) -> bool:
+        self.result.status, self.result.message, self.result.error_code = FAILED, message, UNKNOWN_ERROR
+        return False
+
+    def _run_events(self, events: Sequence[str]) -> None:
+        result = self.result
+        for name in events:
+            self.on_event(name, None, result)
+            event = self._run_event(name)
+            result.events.append(event)
+            self.on_event(name, event, result)
+            if event.status != FAILED:
+                continue
+            if name in STOP_EVENTS and self.request.ignore_application_stop_failures:
+                event.message = f"ignored: {event.message}"
+                result.warnings.append(f"{name} failed and was ignored (--ignore-application-stop-failures)")
+                continue
+            result.status, result.error_code = FAILED, event.error_code
+            result.message = f"{name} failed: {event.message}"
+            return
+        result.status, result.message = SUCCEEDED, "the deployment succeeded"
+
+    def _run_event(self, name: str) -> EventResult:
+        started = time.time()
+        clock = time.monotonic()
+        status, failure = SUCCEEDED, None
+        try:
+            if name == DOWNLOAD_BUNDLE:
+                self._download_bundle()
+            elif name == INSTALL:
+                self._install()
+            elif not self._run_hooks(name):
+                status = SKIPPED
+        except ScriptFailure as exc:
+            failure = exc
+        except (installer.InstallError, BundleError, AppSpecProblem) as exc:
+            failure = ScriptFailure(UNKNOWN_ERROR, "", str(exc), self.log.tail())
+        except OSError as exc:
+            failure = ScriptFailure(UNKNOWN_ERROR, "", f"{type(exc).__name__}: {exc}", self.log.tail())
+        event = EventResult(name, status, started, time.monotonic() - clock)
+        if failure is not None:
+            event.status = FAILED
+            event.error_code, event.error_name = failure.error_code, failure.error_name
+            event.script_name, event.message, event.log_tail = (
+                failure.script_name,
+                failure.message,
+                failure.log,
+            )
+        return event
+
+    # Events ------------------------------------------------------------------------------------
+    @property
+    def archive_dir(self) -> str:
+        return self.root.archive_dir(self.group_id, self.deployment_id)
+
+    def _download_bundle(self) -> None:
+        assert self.location is not None
+        removed = self.root.prune(self.group_id, self.deployment_id, self.request.max_revisions)
+        for path in removed:
+            self.result.warnings.append(f"max_revisions: removed the old revision {path}")
+        unpack(self.location, self.root.bundle_file(self.group_id, self.deployment_id), self.archive_dir)
+        self.result.changed_host = True
+        self.root.write_pointer(self.root.most_recent_install_file(self.group_id), self.result.deployment_dir)
+
+    def _install(self) -> None:
+        spec = self._load_appspec(self.archive_dir, install=True)
+        if spec.os != "linux":
+            raise AppSpecProblem(
+                f"The deployment failed because the application specification file specifies an unsupported "
+                f'operating system ({spec.os}). Specify either "linux" or "windows" in the os section of the '
+                "AppSpec file, and then try again. (This host runs linux.)"
+            )
+        behavior = spec.file_exists_behavior or self.request.file_exists_behavior or "DISALLOW"
+        self.result.changed_host = True
+        installer.install(
+            self.archive_dir,
+            self.root.instructions_dir,
+            self.group_id,
+            spec,
+            behavior,
+            self._warn,
+            self.request.install_root,
+        )
+        self.root.write_pointer(
+            self.root.last_successful_install_file(self.group_id), self.result.deployment_dir
+        )
+
+    def _run_hooks(self, name: str) -> bool:
+        """Run an event's scripts; False when the event had nothing to run."""
+        archive = self.archive_dir
+        if name in STOP_EVENTS and not os.path.exists(archive):
+            last = self.root.last_successful_install(self.group_id)
+            if last is None:
+                return False  # first deployment of this group: a silent no-op, as the agent does
+            archive = os.path.join(last, "deployment-archive")
+        spec = self._load_appspec(archive)
+        scripts = spec.scripts(name) if spec is not None else ()
+        if not scripts:
+            return False
+        self.result.changed_host = True
+        executor = HookExecutor(
+            archive, self.log, self._environment(), kill_grace=self.request.kill_grace, warn=self._warn
+        )
+        executor.run_event(name, scripts)
+        return True
+
+    # Helpers -----------------------------------------------------------------------------------
+    def _environment(self) -> Dict[str, str]:
+        assert self.location is not None
+        variables: Dict[str, Optional[str]] = {
+            "DEPLOYMENT_ID": self.deployment_id,
+            "APPLICATION_NAME": self.result.application,
+            "DEPLOYMENT_GROUP_NAME": self.result.group_name,
+            "DEPLOYMENT_GROUP_ID": self.group_id,
+        }
+        variables.update(self.location.variables())
+        if self.request.install_root:
+            variables["INSTALL_ROOT"] = os.path.abspath(self.request.install_root)
+        variables.update(self.request.extra_environment)
+        return hook_environment(os.environ, variables)
+
+    def _load_appspec(self, archive: str, install: bool = False) -> Any:
+        from appspec_tools.model import AppSpecError, load
+
+        names = [self.request.appspec_filename] + (list(APPSPEC_FALLBACKS) if install else [])
+        path = next(
+            (os.path.join(archive, n) for n in names if os.path.isfile(os.path.join(archive, n))), None
+        )
+        if path is None:
+            expected = os.path.join(archive, self.request.appspec_filename)
+            raise AppSpecProblem(
+                "The CodeDeploy agent did not find an AppSpec file within the unpacked revision directory at "
+                f'revision-relative path "{self.request.appspec_filename}". The revision was unpacked to directory '
+                f'"{archive}", and the AppSpec file was expected but not found at path "{expected}".'
+            )
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        try:
+            return load(raw, path=path, platform="ec2")
+        except AppSpecError as exc:
+            raise AppSpecProblem(f"invalid AppSpec: {exc}") from None
+
+    def _warn(self, message: str) -> None:
+        self.result.warnings.append(message)
+
+    def _remember_success(self) -> None:
+        assert self.location is not None
+        record = {
+            "deployment_id": self.deployment_id,
+            "deployment_dir": self.result.deployment_dir,
+            "bundle": self.location.source
+            if self.result.creator != "codeDeployRollback"
+            else self.result.bundle,
+            "bundle_type": self.location.bundle_type,
+            "file_exists_behavior": self.request.file_exists_behavior,
+            "application": self.result.application,
+            "finished": time.time(),
+        }
+        path = self.root.history_file(self.group_id)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(record, handle, indent=2)
+        os.replace(tmp, path)
+
+
+class AppSpecProblem(Exception):
+    """An AppSpec the agent cannot use at an event (missing, invalid, wrong os): error code 5."""

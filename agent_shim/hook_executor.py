@@ -1,0 +1,221 @@
+"""Runs one lifecycle event's hook scripts the way the CodeDeploy agent does (AGENT-FACTS §3).
+
+Each script: its own process group, stdin closed, no working directory set, the agent's environment
+plus the deployment variables, stdout/stderr captured line by line into scripts.log. The deadline is
+script start + timeout; on timeout the group gets SIGTERM (and, unlike the agent, SIGKILL after a short
+grace, so a script that ignores TERM cannot block us); after the script exits, the wait for its output
+streams to close is bounded by the same deadline (error code 6, the child is not killed).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+from agent_shim.script_log import ScriptLog
+
+SUCCEEDED = 0
+SCRIPT_MISSING = 1
+SCRIPT_EXECUTABILITY = 2
+SCRIPT_TIMED_OUT = 3
+SCRIPT_FAILED = 4
+UNKNOWN_ERROR = 5
+OUTPUTS_LEFT_OPEN = 6
+FAILED_AFTER_RESTART = 7
+
+# Names 0-5 are the CodeDeploy API's Diagnostics.errorCode values; 6 and 7 have no API name, these are ours.
+ERROR_NAMES = {
+    SUCCEEDED: "Success",
+    SCRIPT_MISSING: "ScriptMissing",
+    SCRIPT_EXECUTABILITY: "ScriptNotExecutable",
+    SCRIPT_TIMED_OUT: "ScriptTimedOut",
+    SCRIPT_FAILED: "ScriptFailed",
+    UNKNOWN_ERROR: "UnknownError",
+    OUTPUTS_LEFT_OPEN: "OutputsLeftOpen",
+    FAILED_AFTER_RESTART: "FailedAfterRestart",
+}
+# The agent removes these from its own environment at start, so hooks never inherit them.
+BLANKED_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_CREDENTIAL_FILE")
+DEFAULT_KILL_GRACE = 5.0
+
+
+class ScriptFailure(Exception):
+    """A failed event: the agent's error code, the script's location and message, and the log tail."""
+
+    def __init__(self, error_code: int, script_name: str, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.error_code = error_code
+        self.script_name = script_name
+        self.message = message
+        self.log = log
+
+    @property
+    def error_name(self) -> str:
+        return ERROR_NAMES.get(self.error_code, "UnknownError")
+
+
+@dataclass(frozen=True)
+class Script:
+    """What the executor needs of a hook entry (the model's HookScript has these fields)."""
+
+    location: str
+    timeout: int = 3600
+    runas: Optional[str] = None
+    sudo: bool = False
+
+
+def script_command(script: Any, path: str) -> List[str]:
+    """The agent's Linux command line (platform/linux_util.rb)."""
+    runas = getattr(script, "runas", None)
+    if getattr(script, "sudo", False):
+        return ["sudo", "su", runas, "-c", path] if runas else ["sudo", path]
+    if runas:
+        return ["su", runas, "-c", path]
+    return [path]
+
+
+def hook_environment(base: Mapping[str, str], variables: Mapping[str, Optional[str]]) -> Dict[str, str]:
+    env = {k: v for k, v in base.items() if k not in BLANKED_VARIABLES}
+    for key, value in variables.items():
+        if value is None:
+            env.pop(key, None)  # nil BUNDLE_VERSION / BUNDLE_ETAG are unset, not empty
+        else:
+            env[key] = value
+    return env
+
+
+def _errno_class(exc: OSError) -> str:
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "EUNKNOWN")
+    return f"Errno::{name}"
+
+
+class HookExecutor:
+    def __init__(
+        self,
+        archive_dir: str,
+        log: ScriptLog,
+        env: Mapping[str, str],
+        *,
+        kill_grace: float = DEFAULT_KILL_GRACE,
+        warn: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.archive_dir = archive_dir
+        self.log = log
+        self.env = dict(env)
+        self.kill_grace = kill_grace
+        self.warn = warn
+
+    def script_path(self, location: str) -> str:
+        # Ruby's File.join(archive, "/x") is "archive/x": a leading slash still resolves inside the archive.
+        return os.path.abspath(os.path.join(self.archive_dir, location.lstrip("/")))
+
+    def run_event(self, event: str, scripts: Sequence[Any]) -> None:
+        """Run an event's scripts in order; the first failure raises ScriptFailure."""
+        if not scripts:
+            return
+        self.log.reset_tail()
+        self.log.record(f"LifecycleEvent - {event}\n")
+        env = dict(self.env, LIFECYCLE_EVENT=event)
+        for script in scripts:
+            path = self.script_path(script.location)
+            if not os.path.exists(path):
+                self._fail(SCRIPT_MISSING, script, f"Script does not exist at specified location: {path}")
+            if not os.access(path, os.X_OK):
+                self.warn(
+                    f"Script at specified location: {script.location} is not executable.  Trying to make it executable."
+                )
+                try:
+                    mode = os.stat(path).st_mode
+                    os.chmod(path, mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+                except OSError:
+                    self._fail(
+                        SCRIPT_EXECUTABILITY,
+                        script,
+                        f"Unable to set script at specified location: {script.location} as executable",
+                    )
+            self._execute(script, path, env)
+
+    def _fail(self, code: int, script: Any, message: str) -> None:
+        raise ScriptFailure(code, script.location, message, self.log.tail())
+
+    def _describe(self, script: Any) -> str:
+        runas = getattr(script, "runas", None)
+        where = f"Script at specified location: {script.location}"
+        return f"{where} run as user {runas}" if runas else where
+
+    def _execute(self, script: Any, path: str, env: Mapping[str, str]) -> None:
+        timeout = int(getattr(script, "timeout", 3600) or 3600)
+        self.log.record(f"Script - {script.location}\n")
+        deadline = time.monotonic() + timeout
+        try:
+            process = subprocess.Popen(
+                script_command(script, path),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=dict(env),
+                preexec_fn=os.setpgrp,  # the agent's {:pgroup => true}; works on python3 >= 3.8 hosts
+                close_fds=True,
+            )
+        except OSError as exc:
+            self._fail(
+                SCRIPT_FAILED,
+                script,
+                f"{self._describe(script)} failed with error {_errno_class(exc)} with message {exc.strerror} - {path}",
+            )
+            raise  # unreachable; keeps type checkers calm
+        pumps = [
+            self._pump(process.stdout, "[stdout]"),
+            self._pump(process.stderr, "[stderr]"),
+        ]
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self._terminate_group(process)
+            self._fail(
+                SCRIPT_TIMED_OUT, script, f"{self._describe(script)} failed to complete in {timeout} seconds"
+            )
+        for pump, name in zip(pumps, ("STDOUT", "STDERR")):
+            pump.join(max(0.0, deadline - time.monotonic()))
+            if pump.is_alive():
+                self._fail(OUTPUTS_LEFT_OPEN, script, f"{self._describe(script)} failed to close {name}")
+        status = process.returncode
+        if status != 0:
+            shown = str(status)
+            if status < 0:
+                shown = f"{128 - status} (terminated by {signal.Signals(-status).name})"
+            self._fail(SCRIPT_FAILED, script, f"{self._describe(script)} failed with exit code {shown}")
+
+    def _pump(self, stream: Optional[IO[bytes]], prefix: str) -> threading.Thread:
+        def copy() -> None:
+            assert stream is not None
+            try:
+                for raw in iter(stream.readline, b""):
+                    self.log.record(prefix + raw.decode("utf-8", errors="replace"))
+            finally:
+                stream.close()
+
+        thread = threading.Thread(target=copy, name=f"hook-{prefix}", daemon=True)
+        thread.start()
+        return thread
+
+    def _terminate_group(self, process: subprocess.Popen) -> None:
+        """SIGTERM to the group, like the agent; then, our addition, SIGKILL to whatever of the group is
+        left after the grace period, so a script that ignores TERM cannot block the deployment."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(process.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                process.wait(timeout=self.kill_grace if sig == signal.SIGTERM else 10.0)
+            except subprocess.TimeoutExpired:
+                pass

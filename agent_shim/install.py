@@ -1,0 +1,444 @@
+"""The agent's Install event: cleanup of the previous install, file copies, permissions (AGENT-FACTS §5).
+
+Instructions are generated first (copy/mkdir, then permission commands), written to
+`<group>-install.json`, then executed while `<group>-cleanup` is written line by line, so a failed
+install leaves a partial cleanup list the next deployment replays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field, replace
+from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Sequence, Set
+
+FILE_EXISTS_BEHAVIORS = ("DISALLOW", "OVERWRITE", "RETAIN")
+
+
+class InstallError(Exception):
+    """An Install failure; the message is the agent's."""
+
+
+@dataclass
+class Command:
+    type: str
+    path: str
+    source: str = ""
+    mode: str = ""
+    owner: Optional[str] = None
+    group: Optional[str] = None
+    acls: Sequence[str] = ()
+    context: Any = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        if self.type == "copy":
+            return {"type": "copy", "source": self.source, "destination": self.path}
+        if self.type == "mkdir":
+            return {"type": "mkdir", "directory": self.path}
+        if self.type == "chmod":
+            return {"type": "chmod", "mode": self.mode, "file": self.path}
+        if self.type == "chown":
+            return {"type": "chown", "owner": self.owner, "group": self.group, "file": self.path}
+        if self.type == "setfacl":
+            return {"type": "setfacl", "acl": list(self.acls), "file": self.path}
+        context = self.context
+        return {
+            "type": "semanage",
+            "context": {
+                "user": getattr(context, "name", None),
+                "role": None,
+                "type": getattr(context, "type", None),
+                "range": getattr(context, "range", None),
+            },
+            "file": self.path,
+        }
+
+
+@dataclass
+class Instructions:
+    commands: List[Command] = field(default_factory=list)
+    copy_targets: Dict[str, str] = field(default_factory=dict)
+    mkdir_targets: List[str] = field(default_factory=list)
+    permission_targets: Set[str] = field(default_factory=set)
+    absent: Set[str] = field(default_factory=set)  # paths the pending cleanup will remove
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(path) and os.path.abspath(path) not in self.absent
+
+    def copy(self, source: str, destination: str) -> None:
+        destination = os.path.abspath(destination)
+        if destination in self.copy_targets:
+            raise InstallError(
+                f"The deployment failed because the application specification file specifies two source files named "
+                f"{source} and {self.copy_targets[destination]} for the same destination ({destination}). Remove one of "
+                "the source file paths from the AppSpec file, and then try again."
+            )
+        if destination in self.mkdir_targets:
+            raise InstallError(
+                f"The deployment failed because the application specification file calls for installing the file "
+                f"{source}, but a file with that name already exists at the location ({destination}). Update your "
+                "AppSpec file or directory structure, and then try again."
+            )
+        self.commands.append(Command("copy", destination, source=source))
+        self.copy_targets[destination] = source
+
+    def mkdir(self, destination: str) -> None:
+        destination = os.path.abspath(destination)
+        if destination in self.copy_targets:
+            raise InstallError(
+                f"The deployment failed because the application specification file includes an mkdir command more "
+                f"than once for the same destination path ({destination}) from ({self.copy_targets[destination]}). "
+                "Update the files section of the AppSpec file, and then try again."
+            )
+        if destination not in self.mkdir_targets:
+            self.commands.append(Command("mkdir", destination))
+            self.mkdir_targets.append(destination)
+
+    def set_permissions(self, path: str, permission: Any) -> None:
+        path = os.path.abspath(path)
+        if path in self.permission_targets:
+            raise InstallError(
+                f"The deployment failed because the permissions setting for ({path}) is specified more than once in "
+                "the application specification file. Update the files section of the AppSpec file, and then try again."
+            )
+        self.permission_targets.add(path)
+        if permission.mode is not None:
+            self.commands.append(Command("chmod", path, mode=str(permission.mode)))
+        if permission.acls:
+            self.commands.append(Command("setfacl", path, acls=tuple(permission.acls)))
+        if permission.context is not None:
+            self.commands.append(Command("semanage", path, context=permission.context))
+        if permission.owner is not None or permission.group is not None:
+            self.commands.append(Command("chown", path, owner=permission.owner, group=permission.group))
+
+    def to_json(self) -> str:
+        return json.dumps({"instructions": [c.to_dict() for c in self.commands]})
+
+
+def simple_glob(name: str, pattern: str) -> bool:
+    """The agent's glob: only `*` is special, and it never matches across `/`
+    (linux_permission_info.rb matches_simple_glob)."""
+    if "/" in name:
+        return False
+    regex = "".join(".*" if ch == "*" else re.escape(ch) for ch in pattern)
+    return re.fullmatch(regex, name, flags=re.DOTALL) is not None
+
+
+def _relative_to_object(name: str, obj: str) -> Optional[str]:
+    base = os.path.abspath(obj)
+    if not base.endswith("/"):
+        base += "/"
+    name = name.rstrip("/")
+    return name[len(base) :] if name.startswith(base) else None
+
+
+def matches_pattern(permission: Any, name: str) -> bool:
+    rel = _relative_to_object(name, permission.object)
+    if rel is None:
+        return False
+    return permission.pattern == "**" or simple_glob(rel, permission.pattern)
+
+
+def matches_except(permission: Any, name: str) -> bool:
+    rel = _relative_to_object(name, permission.object)
+    return rel is not None and any(simple_glob(rel, item) for item in permission.except_)
+
+
+def _has_default_acl(permission: Any) -> bool:
+    return any(
+        str(ace).split(":")[0] in ("d", "default") and len(str(ace).split(":")) == 4
+        for ace in permission.acls
+    )
+
+
+def rebase(path: str, install_root: str) -> str:
+    """A destination under `install_root` (ours, like DESTDIR: for rehearsals without root)."""
+    return os.path.join(install_root, path.lstrip("/")) if install_root else path
+
+
+def generate(
+    archive: str, appspec: Any, file_exists_behavior: str, install_root: str = "", absent: Iterable[str] = ()
+) -> Instructions:
+    """Install instructions for an AppSpec, checked against the host's current files (minus `absent`)."""
+    instructions = Instructions(absent={os.path.abspath(p) for p in absent})
+    for original in appspec.files:
+        mapping = replace(original, destination=rebase(original.destination, install_root))
+        source = (
+            os.path.join(archive, mapping.source.lstrip("/\\"))
+            if mapping.source not in ("/", "\\")
+            else archive
+        )
+        if os.path.isdir(source) and not os.path.islink(source):
+            _fill_in_missing_ancestors(instructions, mapping.destination)
+            _directory_copy(instructions, source, mapping.destination, file_exists_behavior)
+        else:
+            target = os.path.join(mapping.destination, os.path.basename(source.rstrip("/")))
+            _fill_in_missing_ancestors(instructions, target)
+            _normal_copy(instructions, source, target, file_exists_behavior)
+    for original_permission in appspec.permissions:
+        permission = replace(original_permission, object=rebase(original_permission.object, install_root))
+        obj = os.path.abspath(permission.object)
+        if obj in instructions.copy_targets:
+            if "file" in permission.type:
+                _validate_file_permission(permission, obj)
+                instructions.set_permissions(obj, permission)
+        elif obj in instructions.mkdir_targets or os.path.isdir(obj):
+            for match in _find_matches(instructions, permission):
+                instructions.set_permissions(match, permission)
+    return instructions
+
+
+def _validate_file_permission(permission: Any, obj: str) -> None:
+    if permission.pattern != "**":
+        raise InstallError(
+            f"The deployment failed because the application specification file includes an object ({permission.object}) "
+            f"with an invalid pattern ({permission.pattern}), such as a pattern for a file applied to a directory. "
+            "Correct the permissions section of the AppSpec file, and then try again."
+        )
+    if permission.except_:
+        raise InstallError(
+            f"The deployment failed because the except parameter for a pattern in the permissions section "
+            f"({list(permission.except_)}) for the object named {permission.object} contains an invalid format. "
+            "Update the AppSpec file, and then try again."
+        )
+    _validate_file_acl(permission)
+
+
+def _validate_file_acl(permission: Any) -> None:
+    if _has_default_acl(permission):
+        raise InstallError(
+            "The deployment failed because the -d parameter has been specified to apply an acl setting to a file. "
+            "This parameter is supported for directories only. Update the AppSpec file, and then try again."
+        )
+
+
+def _find_matches(instructions: Instructions, permission: Any) -> List[str]:
+    matches = []
+    if "file" in permission.type:
+        for target in instructions.copy_targets:
+            if matches_pattern(permission, target) and not matches_except(permission, target):
+                _validate_file_acl(permission)
+                matches.append(target)
+    if "directory" in permission.type:
+        for target in instructions.mkdir_targets:
+            if matches_pattern(permission, target) and not matches_except(permission, target):
+                matches.append(target)
+    return matches
+
+
+def _directory_copy(instructions: Instructions, source: str, destination: str, behavior: str) -> None:
+    if not os.path.isdir(destination):
+        instructions.mkdir(destination)
+    for entry in sorted(os.listdir(source)):
+        entry_source = os.path.join(source, entry)
+        entry_destination = os.path.join(destination, entry)
+        if os.path.isdir(entry_source) and not os.path.islink(entry_source):
+            _directory_copy(instructions, entry_source, entry_destination, behavior)
+        else:
+            _normal_copy(instructions, entry_source, entry_destination, behavior)
+
+
+def _normal_copy(instructions: Instructions, source: str, destination: str, behavior: str) -> None:
+    if instructions.exists(destination):
+        if behavior == "DISALLOW":
+            raise InstallError(
+                f"The deployment failed because a specified file already exists at this location: {destination}"
+            )
+        if behavior == "RETAIN":
+            return
+        if behavior != "OVERWRITE":
+            raise InstallError(
+                f"The deployment failed because an invalid option was specified for fileExistsBehavior: {behavior}. "
+                "Valid options include OVERWRITE, RETAIN, and DISALLOW."
+            )
+    instructions.copy(source, destination)
+
+
+def _fill_in_missing_ancestors(instructions: Instructions, destination: str) -> None:
+    missing = []
+    parent = os.path.dirname(destination)
+    while not os.path.exists(parent) and parent not in (".", "/", ""):
+        missing.insert(0, parent)
+        parent = os.path.dirname(parent)
+    for directory in missing:
+        instructions.mkdir(directory)
+
+
+def cleanup_entries(cleanup_file: str) -> List[str]:
+    """The previous install's cleanup list, newest first; a last line without a newline is an
+    unfinished entry and ignored (install_instruction.rb)."""
+    try:
+        with open(cleanup_file, encoding="utf-8", errors="surrogateescape") as handle:
+            lines = handle.read().splitlines(keepends=True)
+    except FileNotFoundError:
+        return []
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()
+    return list(reversed(lines))
+
+
+def replay_cleanup(cleanup_file: str) -> None:
+    """Remove what the previous install created, newest first; non-empty directories stay."""
+    if not os.path.exists(cleanup_file):
+        return
+    for line in cleanup_entries(cleanup_file):
+        if line.startswith("semanage\0"):
+            target = line.split("\0", 1)[1].strip()
+            if shutil.which("semanage"):
+                subprocess.run(["semanage", "fcontext", "-d", target], check=False, capture_output=True)
+            continue
+        path = line.strip()
+        if os.path.islink(path):
+            os.remove(path)
+        elif os.path.isdir(path):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass  # not empty: someone else's files live there
+        elif os.path.exists(path):
+            os.remove(path)
+    os.remove(cleanup_file)
+
+
+def execute(instructions: Instructions, cleanup: IO[str], warn: Callable[[str], None]) -> None:
+    for command in instructions.commands:
+        _EXECUTORS[command.type](command, cleanup, warn)
+
+
+def _copy(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
+    cleanup.write(command.path + "\n")
+    cleanup.flush()
+    if os.path.lexists(command.path):  # OVERWRITE: copy over the existing file
+        os.remove(command.path)
+    if os.path.islink(command.source):
+        os.symlink(os.readlink(command.source), command.path)
+    else:
+        shutil.copy2(command.source, command.path)
+
+
+def _mkdir(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
+    if os.path.exists(command.path):
+        raise InstallError(
+            f"The deployment failed because a specified file already exists at this location: {command.path}."
+        )
+    os.mkdir(command.path)
+    cleanup.write(command.path + "\n")
+    cleanup.flush()
+
+
+def _chmod(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
+    os.chmod(command.path, int(command.mode, 8))
+
+
+def _chown(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
+    import grp
+    import pwd
+
+    try:
+        uid = pwd.getpwnam(command.owner).pw_uid if command.owner else -1
+        gid = grp.getgrnam(command.group).gr_gid if command.group else -1
+    except KeyError as exc:
+        raise InstallError(
+            f"The deployment failed because the owner or group does not exist on this host: {exc.args[0]}"
+        ) from None
+    os.chown(command.path, uid, gid, follow_symlinks=False)
+
+
+def full_acl(acls: Sequence[str], mode: int) -> List[str]:
+    """The agent completes the ACL with base entries from the file's mode before `setfacl --set`."""
+    perm = f"{mode & 0o777:03o}"
+    entries = list(acls)
+    kinds = [str(a).split(":") for a in entries]
+    named = any(len(k) == 3 and k[1] for k in kinds)
+    has_mask = any(len(k) == 3 and k[0] in ("m", "mask") for k in kinds)
+    entries += [f"u::{perm[0]}", f"g::{perm[1]}", f"o::{perm[2]}"]
+    if named and not has_mask:
+        entries.append(f"m::{perm[1]}")
+    defaults = [k for k in kinds if len(k) == 4]
+    if defaults:
+        if not any(k[1] in ("u", "user") and not k[2] for k in defaults):
+            entries.append(f"d:u::{perm[0]}")
+        if not any(k[1] in ("g", "group") and not k[2] for k in defaults):
+            entries.append(f"d:g::{perm[1]}")
+        if not any(k[1] in ("o", "other") for k in defaults):
+            entries.append(f"d:o::{perm[2]}")
+        if any(k[2] for k in defaults) and not any(k[1] in ("m", "mask") for k in defaults):
+            entries.append(f"d:m::{perm[1]}")
+    return entries
+
+
+def _setfacl(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
+    if not shutil.which("setfacl"):
+        warn(f"setfacl is not installed: ACLs {','.join(command.acls)} were not applied to {command.path}")
+        return
+    acl = ",".join(full_acl(command.acls, os.stat(command.path).st_mode))
+    result = subprocess.run(
+        ["setfacl", "--set", acl, command.path], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise InstallError(
+            "The deployment failed because of a problem with the acls permission settings in the application "
+            f"specification file for this object: {command.path}. Failed command: setfacl --set {acl} {command.path}. "
+            f"Exit code: {result.returncode}"
+        )
+
+
+def _semanage(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
+    if not (shutil.which("semanage") and shutil.which("restorecon")):
+        warn(f"SELinux tools (semanage, restorecon) are not installed: context not applied to {command.path}")
+        return
+    context = command.context
+    args = ["-t", context.type]
+    if getattr(context, "name", None):
+        args = ["-s", context.name] + args
+    if getattr(context, "range", None):
+        args += ["-r", str(context.range)]
+    target = os.path.realpath(command.path)
+    for argv in (["semanage", "fcontext", "-a", *args, target], ["restorecon", "-v", target]):
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise InstallError(
+                "The deployment failed because the application specification file contains an error in the settings "
+                "for the context parameter. Update the permissions section of the AppSpec file, and then try again. "
+                f"Failed command: {' '.join(argv)}. Exit code: {result.returncode}"
+            )
+    cleanup.write(f"semanage\0{target}\n")
+    cleanup.flush()
+
+
+_EXECUTORS: Dict[str, Callable[[Command, IO[str], Callable[[str], None]], None]] = {
+    "copy": _copy,
+    "mkdir": _mkdir,
+    "chmod": _chmod,
+    "chown": _chown,
+    "setfacl": _setfacl,
+    "semanage": _semanage,
+}
+
+
+def install(
+    archive: str,
+    instructions_dir: str,
+    group_id: str,
+    appspec: Any,
+    file_exists_behavior: str,
+    warn: Callable[[str], None] = lambda message: None,
+    install_root: str = "",
+) -> Instructions:
+    """Cleanup, generate, write install.json, execute while writing the new cleanup file."""
+    os.makedirs(instructions_dir, exist_ok=True)
+    cleanup_file = os.path.join(instructions_dir, f"{group_id}-cleanup")
+    # Ours: find conflicts (DISALLOW, duplicates) before the previous install is removed, so a refused
+    # install leaves the running revision's files in place. The agent removes them first.
+    pending = [line.strip() for line in cleanup_entries(cleanup_file) if not line.startswith("semanage\0")]
+    generate(archive, appspec, file_exists_behavior, install_root, absent=pending)
+    replay_cleanup(cleanup_file)
+    instructions = generate(archive, appspec, file_exists_behavior, install_root)
+    with open(os.path.join(instructions_dir, f"{group_id}-install.json"), "w", encoding="utf-8") as handle:
+        handle.write(instructions.to_json())
+    with open(cleanup_file, "w", encoding="utf-8", errors="surrogateescape") as cleanup:
+        execute(instructions, cleanup, warn)
+    return instructions
