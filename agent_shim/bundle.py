@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 import tarfile
 import time
 import zipfile
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Dict, Optional
 from urllib.parse import parse_qs, urlparse
 
-from appspec_tools.revision import RevisionError, clean_name, open_revision
+from appspec_tools.revision import Revision, clean_name
 
 COPY_CHUNK = 1024 * 1024
 
@@ -173,38 +174,55 @@ def _download(location: BundleLocation, bundle_file: str) -> BundleLocation:
     )
 
 
-def unpack(location: BundleLocation, bundle_file: str, archive_dir: str) -> str:
-    """Unpack into a fresh `archive_dir` (the agent `rm -rf`s it first). Returns the stripped prefix."""
+def unpack(location: BundleLocation, bundle_file: str, archive_dir: str, prefix: str) -> None:
+    """Unpack a bundle already checked by `refuse_unsafe` into a fresh `archive_dir` (the agent `rm -rf`s
+    it first), without the top-level folder `prefix` the agent strips. Like the agent, the system's
+    `tar -xp` / `unzip -qo` do the work when present; Python's tarfile/zipfile otherwise."""
     if os.path.lexists(archive_dir):
         shutil.rmtree(archive_dir)
     if location.bundle_type == "directory":
         shutil.copytree(location.path, archive_dir, symlinks=True)
-        return ""
+        return
     source = os.path.realpath(bundle_file)
-    prefix = check(source, location.source)
     os.makedirs(archive_dir)
     try:
-        if location.bundle_type == "zip":
-            _unzip(source, archive_dir, prefix)
-        else:
-            _untar(source, archive_dir, prefix)
+        if not _unpack_with_system_tools(location.bundle_type, source, archive_dir, prefix):
+            if location.bundle_type == "zip":
+                _unzip(source, archive_dir, prefix)
+            else:
+                _untar(source, archive_dir, prefix)
     except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
         raise BundleError(f"{location.source}: cannot unpack it: {exc}") from None
-    return prefix
 
 
-def check(path: str, shown: str) -> str:
+def _unpack_with_system_tools(kind: str, source: str, archive_dir: str, prefix: str) -> bool:
+    if kind == "zip":
+        unzip = shutil.which("unzip")
+        if unzip is None or prefix:  # unzip cannot strip a folder; Python does it
+            return False
+        argv = [unzip, "-qo", source, "-d", archive_dir]
+    else:
+        tar = shutil.which("tar")
+        if tar is None:
+            return False
+        argv = [tar, "-xpf", source, "-C", archive_dir, "--no-same-owner"]
+        if prefix:
+            argv += [f"--strip-components={prefix.count('/')}", "--", prefix.rstrip("/")]
+    result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        detail = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
+        raise BundleError(f"{os.path.basename(argv[0])} could not unpack {source}: {detail}")
+    return True
+
+
+def refuse_unsafe(revision: Revision, shown: str) -> str:
     """Refuse an archive with any unsafe member; return the top-level folder the agent would strip."""
-    try:
-        with open_revision(path) as revision:
-            unsafe = list(revision.unsafe())
-            if unsafe:
-                reasons = "; ".join(reason for _, _, reason in unsafe[:3])
-                more = f" (and {len(unsafe) - 3} more)" if len(unsafe) > 3 else ""
-                raise BundleError(f"{shown}: unsafe archive, nothing was unpacked: {reasons}{more}")
-            return revision.prefix
-    except RevisionError as exc:
-        raise BundleError(str(exc).replace(path, shown, 1)) from None
+    unsafe = list(revision.unsafe())
+    if unsafe:
+        reasons = "; ".join(reason for _, _, reason in unsafe[:3])
+        more = f" (and {len(unsafe) - 3} more)" if len(unsafe) > 3 else ""
+        raise BundleError(f"{shown}: unsafe archive, nothing was unpacked: {reasons}{more}")
+    return revision.prefix
 
 
 def _target(archive_dir: str, prefix: str, raw_name: str) -> Optional[str]:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from agent_shim import install as installer
-from agent_shim.bundle import BundleError, BundleLocation, fetch, parse_location, unpack
+from agent_shim.bundle import BundleError, BundleLocation, fetch, parse_location, refuse_unsafe, unpack
 from agent_shim.hook_executor import UNKNOWN_ERROR, HookExecutor, ScriptFailure, hook_environment
 from agent_shim.layout import (
     DEFAULT_MAX_REVISIONS,
@@ -187,7 +187,7 @@ class Deployment:
             deployment_dir=self.root.deployment_dir(self.group_id, self.deployment_id),
         )
         self.location: Optional[BundleLocation] = None
-        self.spec: Any = None
+        self.prefix = ""  # the top-level folder the agent strips, found in preflight
 
     # The run ------------------------------------------------------------------------------------
     def run(self) -> DeploymentResult:
@@ -224,22 +224,22 @@ class Deployment:
         """Fetch and check the revision before any event runs: a refused revision changes nothing."""
         from appspec_tools.linter import lint_revision
         from appspec_tools.problem import Severity
-        from appspec_tools.revision import RevisionError
+        from appspec_tools.revision import RevisionError, open_revision
 
         request, result = self.request, self.result
         try:
             location = parse_location(request.bundle, request.bundle_type)
             self.location = fetch(location, self.root.bundle_file(self.group_id, self.deployment_id))
+            directory = self.location.bundle_type == "directory"
             target = (
                 self.location.path
-                if self.location.bundle_type == "directory"
-                else self.root.bundle_file(self.group_id, self.deployment_id)
+                if directory
+                else os.path.realpath(self.root.bundle_file(self.group_id, self.deployment_id))
             )
-            if self.location.bundle_type != "directory":
-                from agent_shim.bundle import check
-
-                check(os.path.realpath(target), request.bundle)
-            problems = lint_revision(target)
+            with open_revision(target) as revision:  # one read of the bundle for the safety check and lint
+                if not directory:
+                    self.prefix = refuse_unsafe(revision, request.bundle)
+                problems = lint_revision(revision)
         except (BundleError, RevisionError) as exc:
             return self._refuse(str(exc))
         shown = [
@@ -248,9 +248,8 @@ class Deployment:
         errors = [line for line, p in zip(shown, problems) if p.severity >= Severity.ERROR]
         result.lint = shown
         if errors:
-            return self._refuse(
-                f"the revision has {len(errors)} AppSpec error{'s' if len(errors) != 1 else ''}; nothing was changed on this host"
-            )
+            count = f"{len(errors)} AppSpec error{'s' if len(errors) != 1 else ''}"
+            return self._refuse(f"the revision has {count}; nothing was changed on this host")
         return True
 
     def _refuse(self, message: str) -> bool:
@@ -313,7 +312,12 @@ class Deployment:
         removed = self.root.prune(self.group_id, self.deployment_id, self.request.max_revisions)
         for path in removed:
             self.result.warnings.append(f"max_revisions: removed the old revision {path}")
-        unpack(self.location, self.root.bundle_file(self.group_id, self.deployment_id), self.archive_dir)
+        unpack(
+            self.location,
+            self.root.bundle_file(self.group_id, self.deployment_id),
+            self.archive_dir,
+            self.prefix,
+        )
         self.result.changed_host = True
         self.root.write_pointer(self.root.most_recent_install_file(self.group_id), self.result.deployment_dir)
 

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Sequence, Set
@@ -315,8 +316,12 @@ def _copy(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> No
         os.remove(command.path)
     if os.path.islink(command.source):
         os.symlink(os.readlink(command.source), command.path)
-    else:
-        shutil.copy2(command.source, command.path)
+        return
+    # FileUtils.copy(preserve: true): contents, mode and times (copy2 would also copy xattrs, slower)
+    shutil.copyfile(command.source, command.path)
+    info = os.stat(command.source)
+    os.chmod(command.path, stat.S_IMODE(info.st_mode))
+    os.utime(command.path, ns=(info.st_atime_ns, info.st_mtime_ns))
 
 
 def _mkdir(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:

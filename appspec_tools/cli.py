@@ -89,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     deploy_options.configure_parser(
         sub.add_parser("deploy", help="run a deployment on this host, like the agent")
     )
+
+    demo = sub.add_parser("demo", help="deploy the sample app on this host and check it over HTTP")
+    demo.add_argument("--port", type=int, default=8080, help="port for the sample app (default 8080, or a free one)")
+    demo.add_argument("--dir", metavar="DIR", help="folder for the deployment and the install (default: a new temporary one)")
+    demo.add_argument("--stop", metavar="DIR", help="stop the demo deployed in DIR and remove DIR")
+
+    from appspec_tools import bundle_options
+
+    bundle_options.configure_bundle_parser(sub.add_parser("bundle", help="write a reproducible revision archive"))
+    bundle_options.configure_push_parser(sub.add_parser("push", help="bundle, upload to S3 and register the revision"))
     return parser
 
 
@@ -158,9 +168,31 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.aws:
+        from appspec_tools.aws.deploy import run as run_aws
+
+        return run_aws(args, out, err)
     from agent_shim.command import run  # imported only here: lint never loads the shim
 
     return run(args, out, err)
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from agent_shim.demo import run as run_demo
+
+    return run_demo(args, out, err)
+
+
+def cmd_bundle(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from appspec_tools import bundler
+
+    return bundler.run(args, out, err)
+
+
+def cmd_push(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from appspec_tools.aws import push
+
+    return push.run(args, out, err)
 
 
 COMMANDS: Dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
@@ -169,6 +201,9 @@ COMMANDS: Dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
     "schema": cmd_schema,
     "init": cmd_init,
     "deploy": cmd_deploy,
+    "demo": cmd_demo,
+    "bundle": cmd_bundle,
+    "push": cmd_push,
 }
 
 

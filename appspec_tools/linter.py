@@ -215,12 +215,9 @@ def _lint_revision(rev: Any, options: LintOptions) -> List[Problem]:
     return problems
 
 
-def lint_revision(path: str, options: Optional[LintOptions] = None) -> List[Problem]:
-    """Every problem of a revision folder or bundle; raises appspec_tools.revision.RevisionError."""
-    from appspec_tools.revision import open_revision
-
-    with open_revision(path) as rev:
-        return sorted(_lint_revision(rev, options or LintOptions()), key=Problem.sort_key)
+def lint_revision(revision: Any, options: Optional[LintOptions] = None) -> List[Problem]:
+    """Every problem of an open revision (appspec_tools.revision.open_revision), sorted."""
+    return sorted(_lint_revision(revision, options or LintOptions()), key=Problem.sort_key)
 
 
 def failing(problems: Iterable[Problem], strict: bool) -> bool:
