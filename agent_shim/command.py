@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
+from dataclasses import asdict
 from typing import List, Optional, TextIO
 
 from agent_shim.deployment import FAILED, SKIPPED, DeploymentRequest, DeploymentResult, EventResult, deploy
@@ -66,6 +68,22 @@ class LiveLines:
         self.out.flush()
 
 
+class JsonLines:
+    """One JSON object per line: `event-start`, `event` (finished) and, at the end, `result`. The fleet
+    controller reads this from each host's runner over SSH."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def __call__(self, name: str, event: Optional[EventResult], result: DeploymentResult) -> None:
+        if event is None:
+            record = {"type": "event-start", "deployment_id": result.deployment_id, "event": name, "time": time.time()}
+        else:
+            record = {"type": "event", "deployment_id": result.deployment_id, **asdict(event)}
+        self.out.write(json.dumps(record) + "\n")
+        self.out.flush()
+
+
 def describe_failure(result: DeploymentResult, out: TextIO) -> None:
     event = result.failed_event
     if event is not None and event.log_tail:
@@ -122,7 +140,8 @@ def report(result: DeploymentResult, out: TextIO) -> None:
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         request = request_from(args)
-        live = LiveLines(out) if args.output_format == "text" else None
+        live = {"text": LiveLines, "jsonl": JsonLines}.get(args.output_format)
+        live = live(out) if live else None
         result = deploy(request, live)
     except (PlanError, ValueError, GroupLocked) as exc:
         err.write(f"{exc}\n")
@@ -137,6 +156,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.output_format == "json":
         json.dump(result.to_dict(), out, indent=2)
         out.write("\n")
+    elif args.output_format == "jsonl":
+        out.write(json.dumps({"type": "result", **result.to_dict()}) + "\n")
     else:
         report(result, out)
         if result.succeeded:

@@ -48,7 +48,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="continue past failures of ApplicationStop, BeforeBlockTraffic and AfterBlockTraffic",
     )
-    common.add_argument("--format", dest="output_format", choices=("text", "json"), default="text")
+    common.add_argument(
+        "--format",
+        dest="output_format",
+        choices=("text", "json", "jsonl"),
+        default="text",
+        help="text; json (one report at the end); jsonl (one JSON line per event, then the result: for the fleet)",
+    )
 
     local = parser.add_argument_group("this host (the agent shim)")
     local.add_argument(

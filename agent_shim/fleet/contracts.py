@@ -1,0 +1,119 @@
+"""The values and interfaces the fleet's parts share (controller, transport, load balancer, report).
+
+Data flows one way: deployment group file → `DeploymentGroup` → controller plans batches with the
+minimum-healthy-hosts rule → per host, a `HostTransport` uploads the revision and the runner zipapp and
+runs `appspec deploy --format jsonl` there, streaming `HostEvent`s back → a `LoadBalancer` drains and
+enables → `HostOutcome`s and events are recorded in the history → the report renders them. One host's
+failure is data (a `HostOutcome` with a reason), never an exception that hides the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Protocol, Sequence
+
+SUCCEEDED, FAILED, SKIPPED, IN_PROGRESS, PENDING = "Succeeded", "Failed", "Skipped", "InProgress", "Pending"
+INTERRUPTED, STOPPED = "Interrupted", "Stopped"
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One host of the group file. `name` is unique in the group; `address` is what SSH connects to
+    (an ssh_config alias is allowed: fabric reads ~/.ssh/config)."""
+
+    name: str
+    address: str
+    port: Optional[int] = None
+    user: Optional[str] = None
+    key: Optional[str] = None
+    lb_server: Optional[str] = None  # the host's server name in the load balancer (HAProxy)
+    lb_target: Optional[str] = None  # ELBv2 target id (instance id or IP)
+    root: Optional[str] = None  # deployment root on the host (default: the agent's)
+    install_root: Optional[str] = None  # --install-root on the host (simulated hosts without mount namespaces)
+    environment: Dict[str, str] = field(default_factory=dict)  # extra hook environment on this host
+
+
+@dataclass
+class HostEvent:
+    """A lifecycle event on a host, as the runner's `event` JSON line reports it, or one the controller
+    itself performs (BlockTraffic / AllowTraffic through the load balancer)."""
+
+    host: str
+    event: str
+    status: str
+    started: float
+    duration: float
+    error_code: int = 0
+    error_name: str = ""
+    script_name: str = ""
+    message: str = ""
+    log_tail: str = ""
+
+
+@dataclass
+class HostOutcome:
+    host: str
+    status: str  # Succeeded, Failed, Skipped, Interrupted
+    reason: str = ""  # one line: why it failed (script + error, SSH failure, timeout, LB)
+    events: List[HostEvent] = field(default_factory=list)
+    started: float = 0.0
+    duration: float = 0.0
+    host_deployment_id: str = ""  # the runner's own `d-…` id on that host
+    log_tail: str = ""
+
+
+EventSink = Callable[[HostEvent], None]
+
+
+class HostTransport(Protocol):
+    """How the controller reaches one host (fabric over SSH in production and tests)."""
+
+    spec: HostSpec
+
+    def ensure_runner(self, zipapp_path: str, checksum: str) -> str:
+        """Upload the runner zipapp unless the same checksum is already there; return its remote path."""
+
+    def upload_revision(self, bundle_path: str, checksum: str) -> str:
+        """Upload the revision archive unless the same checksum is already there; return its remote path."""
+
+    def run_deployment(
+        self, runner_path: str, arguments: Sequence[str], on_event: EventSink, timeout: float
+    ) -> HostOutcome:
+        """Run `python3 RUNNER deploy ARGUMENTS --format jsonl`, streaming events; never raises for a
+        host failure (SSH error, vanished host, timeout): those are a Failed outcome with the reason."""
+
+    def close(self) -> None: ...
+
+
+class LoadBalancer(Protocol):
+    """The traffic side of a deployment: CodeDeploy's BlockTraffic / AllowTraffic."""
+
+    def block(self, host: HostSpec, timeout: float) -> Optional[str]:
+        """Take the host out (drain) and wait until its connections are drained; None or the reason it failed."""
+
+    def allow(self, host: HostSpec, timeout: float) -> Optional[str]:
+        """Put the host back and wait until the load balancer sees it healthy; None or the reason it failed."""
+
+    def healthy(self, hosts: Sequence[HostSpec]) -> Dict[str, bool]:
+        """What the load balancer currently thinks of each host."""
+
+
+@dataclass
+class FleetDeployment:
+    """One fleet deployment as the history records it and the report renders it."""
+
+    deployment_id: str  # d-XXXXXXXXX
+    application: str
+    group: str
+    revision: str  # the bundle as given
+    revision_checksum: str  # sha256 of the uploaded archive
+    config: str  # e.g. CodeDeployDefault.HalfAtATime, or HOST_COUNT:3 / FLEET_PERCENT:75
+    status: str  # InProgress, Succeeded, Failed, Stopped, Interrupted
+    started: float
+    finished: Optional[float] = None
+    creator: str = "user"  # or codeDeployRollback
+    rollback_of: Optional[str] = None
+    style: str = "IN_PLACE"  # or BLUE_GREEN
+    message: str = ""
+    batches: List[List[str]] = field(default_factory=list)  # host names, in the order they were started
+    hosts: Dict[str, HostOutcome] = field(default_factory=dict)
