@@ -19,17 +19,24 @@ def detect_platform(root: Optional[Node]) -> str:
     resources = next((v for k, _, v in root.items() if isinstance(k, str) and k.lower() == "resources"), None)
     if resources is None or ("os" in keys and "resources" not in keys):
         return "ec2"
-    types = set()
+    types, keys_seen = set(), set()
     for node in walk(resources):
         if isinstance(node, Mapping):
             for key, _, value in node.items():
-                if isinstance(key, str) and key.lower() == "type" and isinstance(value, Scalar):
+                if not isinstance(key, str):
+                    continue
+                keys_seen.add(key.lower())
+                if key.lower() == "type" and isinstance(value, Scalar):
                     types.add(str(value.value))
-                if isinstance(key, str) and key.lower() == "targetservice":
+                if key.lower() == "targetservice":
                     types.add(ECS_TYPE)
     if ECS_TYPE in types:
         return "ecs"
     if LAMBDA_TYPE in types:
+        return "lambda"
+    if keys_seen & {"taskdefinition", "loadbalancerinfo"}:
+        return "ecs"
+    if keys_seen & {"currentversion", "targetversion", "alias"}:
         return "lambda"
     if isinstance(resources, Sequence) and "os" in keys:
         return "ec2"
