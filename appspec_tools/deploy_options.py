@@ -108,5 +108,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     aws.add_argument("--deployment-config", metavar="NAME", help="e.g. CodeDeployDefault.OneAtATime")
     aws.add_argument("--description", metavar="TEXT")
     aws.add_argument("--wait", action="store_true", help="follow the deployment until it ends")
+    aws.add_argument(
+        "--poll-interval", type=float, default=None, metavar="SECONDS", help="how often --wait polls (default 5)"
+    )
     aws.add_argument("--region", metavar="REGION")
     aws.add_argument("--profile", metavar="PROFILE")
