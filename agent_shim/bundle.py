@@ -196,22 +196,20 @@ def unpack(location: BundleLocation, bundle_file: str, archive_dir: str, prefix:
 
 
 def _unpack_with_system_tools(kind: str, source: str, archive_dir: str, prefix: str) -> bool:
+    """The fast path for the common case; a stripped folder always goes through Python, which names
+    members the same way whatever the archive wrote (`myapp/x`, `./myapp/x`)."""
+    tool = shutil.which("unzip" if kind == "zip" else "tar")
+    if tool is None or prefix:
+        return False
     if kind == "zip":
-        unzip = shutil.which("unzip")
-        if unzip is None or prefix:  # unzip cannot strip a folder; Python does it
-            return False
-        argv = [unzip, "-qo", source, "-d", archive_dir]
+        argv = [tool, "-qo", source, "-d", archive_dir]
     else:
-        tar = shutil.which("tar")
-        if tar is None:
-            return False
-        argv = [tar, "-xpf", source, "-C", archive_dir, "--no-same-owner"]
-        if prefix:
-            argv += [f"--strip-components={prefix.count('/')}", "--", prefix.rstrip("/")]
+        argv = [tool, "-xpf", source, "-C", archive_dir, "--no-same-owner"]
     result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        detail = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
-        raise BundleError(f"{os.path.basename(argv[0])} could not unpack {source}: {detail}")
+        lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+        detail = "; ".join(lines[:3]) if lines else f"exit code {result.returncode}"
+        raise BundleError(f"{os.path.basename(tool)} could not unpack {source}: {detail}")
     return True
 
 

@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict
 from typing import List, Optional, TextIO
 
+from agent_shim.bundle import BundleError, parse_location
 from agent_shim.deployment import FAILED, SKIPPED, DeploymentRequest, DeploymentResult, EventResult, deploy
 from agent_shim.layout import DEFAULT_ROOT
 from agent_shim.lock import GroupLocked
@@ -23,6 +24,7 @@ def request_from(args: argparse.Namespace) -> DeploymentRequest:
         raise PlanError(
             "appspec deploy: --bundle is required (a folder, .zip, .tar, .tgz or s3://bucket/key)"
         )
+    parse_location(args.bundle, args.bundle_type)  # a bundle that is not there is a usage error: exit 2
     if args.max_revisions < 1:
         raise PlanError("appspec deploy: --max-revisions must be 1 or more (it counts this deployment)")
     return DeploymentRequest(
@@ -138,11 +140,18 @@ def report(result: DeploymentResult, out: TextIO) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if getattr(args, "group", None) or getattr(args, "action", None) not in (None, "run"):
+        from agent_shim.fleet.commands import run as run_fleet
+
+        return run_fleet(args, out, err)
     try:
         request = request_from(args)
         live = {"text": LiveLines, "jsonl": JsonLines}.get(args.output_format)
         live = live(out) if live else None
         result = deploy(request, live)
+    except BundleError as exc:
+        err.write(f"appspec deploy: {exc}\n")
+        return EXIT_USAGE
     except (PlanError, ValueError, GroupLocked) as exc:
         err.write(f"{exc}\n")
         return EXIT_USAGE
@@ -151,6 +160,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"appspec deploy: permission denied: {exc.filename}; run as root, or pass --root DIR "
             "(and --install-root DIR) to rehearse as an ordinary user\n"
         )
+        return EXIT_USAGE
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        err.write(f"appspec deploy: {exc.strerror or exc}{where}; check --root and --install-root\n")
         return EXIT_USAGE
     healthy = True
     if args.output_format == "json":

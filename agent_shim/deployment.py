@@ -196,6 +196,9 @@ class Deployment:
         events = plan_events(self.request.events, self.request.with_load_balancer)
         with GroupLock(self.root.lock_file(self.group_id), self.group_id, self.deployment_id) as lock:
             if lock.interrupted:
+                stale = self.root.ongoing_file(str(lock.interrupted.get("deployment_id", "")))
+                if lock.interrupted.get("deployment_id") and os.path.exists(stale):
+                    os.remove(stale)
                 result.warnings.append(
                     f"the previous deployment {lock.interrupted.get('deployment_id')} of this group was interrupted "
                     f"(pid {lock.interrupted.get('pid')} is gone); its lock was released"
@@ -253,7 +256,9 @@ class Deployment:
         return True
 
     def _refuse(self, message: str) -> bool:
+        """Refused before any event: remove what the preflight created, so nothing is left on the host."""
         self.result.status, self.result.message, self.result.error_code = FAILED, message, UNKNOWN_ERROR
+        shutil.rmtree(self.result.deployment_dir, ignore_errors=True)
         return False
 
     def _run_events(self, events: Sequence[str]) -> None:
@@ -288,9 +293,9 @@ class Deployment:
         except ScriptFailure as exc:
             failure = exc
         except (installer.InstallError, BundleError, AppSpecProblem) as exc:
-            failure = ScriptFailure(UNKNOWN_ERROR, "", str(exc), self.log.tail())
+            failure = ScriptFailure(UNKNOWN_ERROR, "", str(exc))  # the agent sends no log with code 5
         except OSError as exc:
-            failure = ScriptFailure(UNKNOWN_ERROR, "", f"{type(exc).__name__}: {exc}", self.log.tail())
+            failure = ScriptFailure(UNKNOWN_ERROR, "", f"{type(exc).__name__}: {exc}")
         event = EventResult(name, status, started, time.monotonic() - clock)
         if failure is not None:
             event.status = FAILED
@@ -390,7 +395,9 @@ class Deployment:
             raise AppSpecProblem(
                 "The CodeDeploy agent did not find an AppSpec file within the unpacked revision directory at "
                 f'revision-relative path "{self.request.appspec_filename}". The revision was unpacked to directory '
-                f'"{archive}", and the AppSpec file was expected but not found at path "{expected}".'
+                f'"{archive}", and the AppSpec file was expected but not found at path "{expected}". Consult the AWS '
+                "CodeDeploy Appspec documentation for more information at "
+                "http://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file.html"
             )
         with open(path, "rb") as handle:
             raw = handle.read()

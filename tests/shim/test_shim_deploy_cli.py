@@ -1,0 +1,221 @@
+"""`python -m appspec_tools deploy` on this host: exit codes 0/1/2, one-line errors, --format json, and never
+a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+
+import pytest
+
+
+def run_cli(host, *args: str, timeout: float = 60):
+    env = dict(os.environ, OUT=str(host.out))
+    env.pop("APPSPEC_DEBUG", None)
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "appspec_tools",
+            "deploy",
+            "--root",
+            str(host.root),
+            "--kill-grace",
+            "0.2",
+            *args,
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    for stream in (process.stdout, process.stderr):
+        assert "Traceback" not in stream, stream
+    return process
+
+
+def test_a_successful_deployment_exits_0_with_one_line_per_event(host):
+    rev = host.revision("r", hooks={"BeforeInstall": "echo hello"})
+    process = run_cli(host, "--bundle", str(rev))
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert process.stderr == ""
+    lines = process.stdout.splitlines()
+    assert (
+        lines[0].startswith("deployment d-")
+        and f"group default-local-deployment-group, revision {rev}" in lines[0]
+    )
+    events = [line.split()[0] for line in lines[1:8]]
+    assert events == [
+        "ApplicationStop",
+        "DownloadBundle",
+        "BeforeInstall",
+        "Install",
+        "AfterInstall",
+        "ApplicationStart",
+        "ValidateService",
+    ]
+    assert "(no scripts to run)" in lines[1]
+    assert re.fullmatch(r"deployment d-[A-Z0-9]{9}-local succeeded in \d+\.\ds", lines[8]), lines[8]
+
+
+def test_a_failed_deployment_exits_1_and_shows_the_scripts_log_tail(host):
+    rev = host.revision("r", hooks={"BeforeInstall": "echo about to fail; exit 3"})
+    process = run_cli(host, "--bundle", str(rev))
+    assert process.returncode == 1
+    out = process.stdout
+    assert "| [stdout]about to fail" in out
+    assert out.rstrip().endswith(
+        "failed: BeforeInstall failed: Script at specified location: scripts/BeforeInstall-1.sh failed with exit code 3"
+    )
+    assert "ScriptFailed: Script at specified location" in out
+
+
+def test_format_json_parses_and_has_the_result(host):
+    rev = host.revision("r", hooks={"AfterInstall": "echo hi"})
+    process = run_cli(
+        host, "--bundle", str(rev), "--format", "json", "--application", "App", "--deployment-group", "G"
+    )
+    assert process.returncode == 0, process.stderr
+    data = json.loads(process.stdout)
+    assert data["status"] == "Succeeded"
+    assert data["deployment_id"].startswith("d-") and data["group_id"] == "G" and data["application"] == "App"
+    assert [e["event"] for e in data["events"]][:2] == ["ApplicationStop", "DownloadBundle"]
+    assert {e["status"] for e in data["events"]} == {"Skipped", "Succeeded"}
+    assert all({"error_code", "message", "duration"} <= set(e) for e in data["events"])
+
+
+def test_format_json_of_a_failure_exits_1(host):
+    rev = host.revision("r", hooks={"AfterInstall": "exit 9"})
+    process = run_cli(host, "--bundle", str(rev), "--format", "json")
+    assert process.returncode == 1
+    data = json.loads(process.stdout)
+    assert data["status"] == "Failed" and data["error_code"] == 4
+    assert (
+        data["events"][-1]["event"] == "AfterInstall" and data["events"][-1]["error_name"] == "ScriptFailed"
+    )
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--events", "BlockTraffic"], "--events: BlockTraffic is not an event a host runs"),
+        (
+            ["--events", "ApplicationStart,DownloadBundle,Install"],
+            "--events: ApplicationStart needs the new revision",
+        ),
+        (["--max-revisions", "0"], "--max-revisions must be 1 or more"),
+        (["--deployment-group", "../escape"], "invalid deployment group '../escape'"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line_on_stderr(host, args, needle):
+    rev = host.revision("r", hooks={"BeforeInstall": 'echo ran > "$OUT/ran"'})
+    process = run_cli(host, "--bundle", str(rev), *args)
+    assert process.returncode == 2
+    assert process.stdout == ""
+    assert len(process.stderr.splitlines()) == 1 and needle in process.stderr
+    assert not (host.out / "ran").exists()
+
+
+def test_no_bundle_is_a_usage_error(host):
+    process = run_cli(host)
+    assert process.returncode == 2
+    assert process.stderr.strip() == (
+        "appspec deploy: --bundle is required (a folder, .zip, .tar, .tgz or s3://bucket/key)"
+    )
+
+
+def test_a_missing_bundle_is_one_line_naming_it(host):
+    missing = host.tmp / "no-such-revision.zip"
+    process = run_cli(host, "--bundle", str(missing))
+    assert process.returncode != 0
+    output = (process.stdout + process.stderr).strip().splitlines()
+    assert len(output) == 1 and f"{missing}: no such file or directory" in output[0]
+
+
+def test_a_missing_bundle_exits_2_and_touches_nothing(host):
+    process = run_cli(host, "--bundle", str(host.tmp / "no-such-revision.zip"))
+    assert (process.returncode, process.stdout) == (2, "")
+    assert not (host.root / "default-local-deployment-group").exists()
+
+
+def test_a_busy_group_exits_2_with_one_line(host):
+    gate = host.gate()
+    held = host.revision("held", hooks={"BeforeInstall": gate.hold})
+    box: dict = {}
+    thread = threading.Thread(target=lambda: box.update(result=host.deploy(held)), daemon=True)
+    thread.start()
+    gate.wait_reached()
+    try:
+        process = run_cli(host, "--bundle", str(host.revision("other")))
+    finally:
+        gate.release()
+        thread.join(20)
+    assert process.returncode == 2
+    assert process.stdout == ""
+    assert len(process.stderr.splitlines()) == 1
+    assert "deployment group default-local-deployment-group is busy" in process.stderr
+    assert box["result"].succeeded
+
+
+def test_file_exists_behavior_is_case_insensitive_on_the_command_line(host):
+    host.dest.mkdir()
+    (host.dest / "a").write_text("old")
+    rev = host.revision("r", files=[("app", str(host.dest))], content={"app/a": "new"})
+    process = run_cli(host, "--bundle", str(rev), "--file-exists-behavior", "overwrite")
+    assert process.returncode == 0, process.stdout
+    assert (host.dest / "a").read_text() == "new"
+
+
+def test_an_unsafe_archive_exits_1_with_the_reason(host):
+    import zipfile
+
+    bad = host.tmp / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("appspec.yml", "version: 0.0\nos: linux\n")
+        archive.writestr("../../evil", "x")
+    process = run_cli(host, "--bundle", str(bad))
+    assert process.returncode == 1
+    assert "unsafe archive, nothing was unpacked: entry '../../evil'" in process.stdout
+
+
+def test_lint_errors_are_listed_when_the_revision_is_refused(host):
+    rev = host.revision("r", appspec='version: "0.0"\nos: linux\n')
+    process = run_cli(host, "--bundle", str(rev))
+    assert process.returncode == 1
+    assert "TOP003" in process.stdout
+    assert "nothing was changed on this host" in process.stdout
+
+
+def test_a_corrupt_archive_is_one_line_without_traceback(host):
+    bad = host.tmp / "corrupt.zip"
+    bad.write_bytes(b"PK\x03\x04 this is not really a zip")
+    process = run_cli(host, "--bundle", str(bad))
+    assert process.returncode == 1
+    assert process.stdout.strip().splitlines() == [
+        f"deployment {process.stdout.split()[1]} failed: {bad}: not a readable zip archive (File is not a zip file)"
+    ]
+
+
+def test_a_root_that_is_not_a_directory_is_a_usage_error(host):
+    root_file = host.tmp / "not-a-directory"
+    root_file.write_text("")
+    rev = host.revision("r")
+    env = dict(os.environ)
+    process = subprocess.run(
+        [sys.executable, "-m", "appspec_tools", "deploy", "--bundle", str(rev), "--root", str(root_file)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert process.returncode == 2
+    assert "internal error" not in process.stderr
+    assert str(root_file) in process.stderr and len(process.stderr.splitlines()) == 1
