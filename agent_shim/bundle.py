@@ -18,7 +18,7 @@ import tarfile
 import time
 import zipfile
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 from urllib.parse import parse_qs, urlparse
 
 from appspec_tools.revision import Revision, clean_name
@@ -82,6 +82,10 @@ def sniff_type(path: str) -> Optional[str]:
     return None
 
 
+def _first(values: Optional[List[str]]) -> Optional[str]:
+    return values[0] if values else None
+
+
 def parse_location(bundle: str, bundle_type: Optional[str] = None) -> BundleLocation:
     if bundle.startswith("s3://"):
         url = urlparse(bundle)
@@ -101,8 +105,8 @@ def parse_location(bundle: str, bundle_type: Optional[str] = None) -> BundleLoca
             kind,
             bucket=url.netloc,
             key=key,
-            version=(query.get("versionId") or [None])[0],
-            etag=(query.get("etag") or [None])[0],
+            version=_first(query.get("versionId")),
+            etag=_first(query.get("etag")),
         )
     if "://" in bundle:
         raise BundleError(f"{bundle}: unsupported location; use a local path or s3://bucket/key")

@@ -10,7 +10,15 @@ from dataclasses import asdict
 from typing import List, Optional, TextIO
 
 from agent_shim.bundle import BundleError, parse_location
-from agent_shim.deployment import FAILED, SKIPPED, DeploymentRequest, DeploymentResult, EventResult, deploy
+from agent_shim.deployment import (
+    FAILED,
+    SKIPPED,
+    DeploymentRequest,
+    DeploymentResult,
+    EventCallback,
+    EventResult,
+    deploy,
+)
 from agent_shim.layout import DEFAULT_ROOT
 from agent_shim.lock import GroupLocked
 from agent_shim.plan import PlanError
@@ -146,8 +154,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return run_fleet(args, out, err)
     try:
         request = request_from(args)
-        live = {"text": LiveLines, "jsonl": JsonLines}.get(args.output_format)
-        live = live(out) if live else None
+        live: Optional[EventCallback] = None
+        if args.output_format == "text":
+            live = LiveLines(out)
+        elif args.output_format == "jsonl":
+            live = JsonLines(out)
         result = deploy(request, live)
     except BundleError as exc:
         err.write(f"appspec deploy: {exc}\n")

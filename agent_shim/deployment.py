@@ -132,6 +132,7 @@ def _roll_back(
     archive = os.path.join(record["deployment_dir"], "deployment-archive")
     staging = tempfile.mkdtemp(prefix=".rollback-", dir=root.root)
     try:
+        kind: Optional[str]
         if os.path.isdir(archive):  # copy first: this deployment's max_revisions pruning may remove it
             source, kind = os.path.join(staging, "revision"), "directory"
             shutil.copytree(archive, source, symlinks=True)

@@ -259,7 +259,7 @@ def _normal_copy(instructions: Instructions, source: str, destination: str, beha
 
 
 def _fill_in_missing_ancestors(instructions: Instructions, destination: str) -> None:
-    missing = []
+    missing: List[str] = []
     parent = os.path.dirname(destination)
     while not os.path.exists(parent) and parent not in (".", "/", ""):
         missing.insert(0, parent)
