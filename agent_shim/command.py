@@ -87,7 +87,12 @@ class JsonLines:
 
     def __call__(self, name: str, event: Optional[EventResult], result: DeploymentResult) -> None:
         if event is None:
-            record = {"type": "event-start", "deployment_id": result.deployment_id, "event": name, "time": time.time()}
+            record = {
+                "type": "event-start",
+                "deployment_id": result.deployment_id,
+                "event": name,
+                "time": time.time(),
+            }
         else:
             record = {"type": "event", "deployment_id": result.deployment_id, **asdict(event)}
         self.out.write(json.dumps(record) + "\n")

@@ -91,14 +91,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     demo = sub.add_parser("demo", help="deploy the sample app on this host and check it over HTTP")
-    demo.add_argument("--port", type=int, default=8080, help="port for the sample app (default 8080, or a free one)")
-    demo.add_argument("--dir", metavar="DIR", help="folder for the deployment and the install (default: a new temporary one)")
+    demo.add_argument(
+        "--port", type=int, default=8080, help="port for the sample app (default 8080, or a free one)"
+    )
+    demo.add_argument(
+        "--dir",
+        metavar="DIR",
+        help="folder for the deployment and the install (default: a new temporary one)",
+    )
     demo.add_argument("--stop", metavar="DIR", help="stop the demo deployed in DIR and remove DIR")
 
     from appspec_tools import bundle_options
 
-    bundle_options.configure_bundle_parser(sub.add_parser("bundle", help="write a reproducible revision archive"))
-    bundle_options.configure_push_parser(sub.add_parser("push", help="bundle, upload to S3 and register the revision"))
+    bundle_options.configure_bundle_parser(
+        sub.add_parser("bundle", help="write a reproducible revision archive")
+    )
+    bundle_options.configure_push_parser(
+        sub.add_parser("push", help="bundle, upload to S3 and register the revision")
+    )
     return parser
 
 

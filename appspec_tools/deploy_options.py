@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 FILE_EXISTS = ("DISALLOW", "OVERWRITE", "RETAIN")
+FLEET_ACTIONS = ("run", "plan", "status", "history", "show", "rollback", "stop", "sync")
 BUNDLE_TYPES = ("directory", "zip", "tar", "tgz")
 
 
@@ -18,6 +19,23 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Run a deployment like the CodeDeploy agent: on this host (default), on a fleet over SSH "
         "(--group FILE) or on AWS CodeDeploy (--aws)."
+    )
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=FLEET_ACTIONS,
+        default="run",
+        help="with --group: run (default), plan (dry run), status [ID], history, show ID, rollback [ID], "
+        "stop, sync HOST",
+    )
+    parser.add_argument(
+        "target", nargs="?", metavar="ID_OR_HOST", help="the deployment ID, or the HOST of sync"
+    )
+    fleet = parser.add_argument_group("a fleet (--group FILE)")
+    fleet.add_argument(
+        "--group",
+        metavar="FILE",
+        help="deployment group file (YAML): deploy to its hosts by its deployment configuration (docs/fleet.md)",
     )
     what = parser.add_argument_group("revision")
     what.add_argument(
@@ -109,7 +127,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     aws.add_argument("--description", metavar="TEXT")
     aws.add_argument("--wait", action="store_true", help="follow the deployment until it ends")
     aws.add_argument(
-        "--poll-interval", type=float, default=None, metavar="SECONDS", help="how often --wait polls (default 5)"
+        "--poll-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often --wait polls (default 5)",
     )
     aws.add_argument("--region", metavar="REGION")
     aws.add_argument("--profile", metavar="PROFILE")

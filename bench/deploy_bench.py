@@ -68,8 +68,18 @@ def floor_seconds(bundle: str, folder: str) -> float:
 
 def cli_seconds(bundle: str, folder: str) -> float:
     work = tempfile.mkdtemp(dir=folder)
-    argv = [sys.executable, "-m", "appspec_tools", "deploy", "--bundle", bundle, "--root", os.path.join(work, "root"),
-            "--install-root", os.path.join(work, "install")]
+    argv = [
+        sys.executable,
+        "-m",
+        "appspec_tools",
+        "deploy",
+        "--bundle",
+        bundle,
+        "--root",
+        os.path.join(work, "root"),
+        "--install-root",
+        os.path.join(work, "install"),
+    ]
     start = time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
     elapsed = time.perf_counter() - start
@@ -80,7 +90,9 @@ def cli_seconds(bundle: str, folder: str) -> float:
 def shim_seconds(bundle: str, folder: str, deployments: int = 1) -> float:
     work = tempfile.mkdtemp(dir=folder)
     request = DeploymentRequest(
-        bundle=bundle, root=os.path.join(work, "root"), install_root=os.path.join(work, "install"),
+        bundle=bundle,
+        root=os.path.join(work, "root"),
+        install_root=os.path.join(work, "install"),
         file_exists_behavior="OVERWRITE",
     )
     elapsed = 0.0
@@ -124,8 +136,10 @@ def main() -> None:
     print(f"  appspec deploy (CLI process)  {cli:6.2f} s   {cli / floor:.2f}x the floor")
     events = 7  # ApplicationStop, DownloadBundle, BeforeInstall, Install, AfterInstall, ApplicationStart, ValidateService
     overhead = (lifecycle - len(EVENTS) * spawn) / events
-    print(f"full lifecycle with `true` hooks: {lifecycle * 1000:.0f} ms for {events} events; spawning `true` costs "
-          f"{spawn * 1000:.1f} ms; overhead {overhead * 1000:.1f} ms per event (target < 15 ms)")
+    print(
+        f"full lifecycle with `true` hooks: {lifecycle * 1000:.0f} ms for {events} events; spawning `true` costs "
+        f"{spawn * 1000:.1f} ms; overhead {overhead * 1000:.1f} ms per event (target < 15 ms)"
+    )
 
 
 if __name__ == "__main__":
