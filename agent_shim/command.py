@@ -50,6 +50,8 @@ def request_from(args: argparse.Namespace) -> DeploymentRequest:
         rollback=args.rollback,
         kill_grace=args.kill_grace,
         install_root=args.install_root or "",
+        deployment_id=args.deployment_id,
+        exact_events=args.exact_events,
     )
 
 

@@ -54,6 +54,7 @@ class DeploymentRequest:
     deployment_id: Optional[str] = None
     creator: str = "user"
     install_root: str = ""
+    exact_events: bool = False
     extra_environment: Dict[str, str] = field(default_factory=dict)
 
 
@@ -177,7 +178,9 @@ class Deployment:
         self.on_event = on_event or (lambda name, event, result: None)
         self.root = DeploymentRoot(request.root)
         self.group_id = check_id(request.group_id or request.group_name or LOCAL_GROUP_ID, "deployment group")
-        self.deployment_id = request.deployment_id or new_deployment_id()
+        self.deployment_id = (
+            check_id(request.deployment_id, "deployment id") if request.deployment_id else new_deployment_id()
+        )
         self.result = DeploymentResult(
             deployment_id=self.deployment_id,
             group_id=self.group_id,
@@ -189,12 +192,13 @@ class Deployment:
         )
         self.location: Optional[BundleLocation] = None
         self.prefix = ""  # the top-level folder the agent strips, found in preflight
+        self.continuing = False
 
     # The run ------------------------------------------------------------------------------------
     def run(self) -> DeploymentResult:
         result = self.result
         result.started = time.time()
-        events = plan_events(self.request.events, self.request.with_load_balancer)
+        events = plan_events(self.request.events, self.request.with_load_balancer, self.request.exact_events)
         with GroupLock(self.root.lock_file(self.group_id), self.group_id, self.deployment_id) as lock:
             if lock.interrupted:
                 stale = self.root.ongoing_file(str(lock.interrupted.get("deployment_id", "")))
@@ -204,6 +208,7 @@ class Deployment:
                     f"the previous deployment {lock.interrupted.get('deployment_id')} of this group was interrupted "
                     f"(pid {lock.interrupted.get('pid')} is gone); its lock was released"
                 )
+            self.continuing = os.path.isdir(result.deployment_dir)  # a later step of the same deployment
             os.makedirs(result.deployment_dir, exist_ok=True)
             ongoing = self.root.ongoing_file(self.deployment_id)
             os.makedirs(os.path.dirname(ongoing), exist_ok=True)
@@ -220,7 +225,7 @@ class Deployment:
             finally:
                 os.remove(ongoing)
         result.duration = time.time() - result.started
-        if result.status == SUCCEEDED:
+        if result.status == SUCCEEDED and os.path.isdir(self.archive_dir):  # not a step before the download
             self._remember_success()
         return result
 
@@ -259,7 +264,8 @@ class Deployment:
     def _refuse(self, message: str) -> bool:
         """Refused before any event: remove what the preflight created, so nothing is left on the host."""
         self.result.status, self.result.message, self.result.error_code = FAILED, message, UNKNOWN_ERROR
-        shutil.rmtree(self.result.deployment_dir, ignore_errors=True)
+        if not self.continuing:
+            shutil.rmtree(self.result.deployment_dir, ignore_errors=True)
         return False
 
     def _run_events(self, events: Sequence[str]) -> None:

@@ -25,10 +25,11 @@ def default_events(with_load_balancer: bool) -> List[str]:
     return events
 
 
-def custom_events(names: Sequence[str]) -> List[str]:
+def custom_events(names: Sequence[str], exact: bool = False) -> List[str]:
     """`--events`, as codedeploy-local reads it: the listed events in order, DownloadBundle and Install
     added before the first event that needs the new revision unless listed; stop-type events may only
-    precede them."""
+    precede them. With `exact`, nothing is added: a step of a deployment run in several parts (the fleet
+    controller does the load balancer's BlockTraffic and AllowTraffic between the steps)."""
     events: List[str] = []
     for name in names:
         name = name.strip()
@@ -43,6 +44,13 @@ def custom_events(names: Sequence[str]) -> List[str]:
         events.append(name)
     if not events:
         raise PlanError("--events: no event given")
+    if exact and DOWNLOAD_BUNDLE not in events:
+        stops = [i for i, e in enumerate(events) if e in STOP_EVENTS]
+        if stops and stops != list(range(len(stops))):
+            raise PlanError(
+                "--events: ApplicationStop and the BlockTraffic events must come before the others"
+            )
+        return events
     if DOWNLOAD_BUNDLE not in events or INSTALL not in events:
         head = [e for e in events if e in STOP_EVENTS]
         tail = [e for e in events if e not in STOP_EVENTS and e not in AGENT_EVENTS]
@@ -51,7 +59,8 @@ def custom_events(names: Sequence[str]) -> List[str]:
                 "--events: ApplicationStop and the BlockTraffic events must come before the others"
             )
         events = head + [DOWNLOAD_BUNDLE, INSTALL] + tail
-    download, install = events.index(DOWNLOAD_BUNDLE), events.index(INSTALL)
+    download = events.index(DOWNLOAD_BUNDLE)
+    install = events.index(INSTALL) if INSTALL in events else len(events)
     if install < download:
         raise PlanError("--events: DownloadBundle must come before Install")
     early = [e for e in events[:download] if e not in STOP_EVENTS]
@@ -65,5 +74,7 @@ def custom_events(names: Sequence[str]) -> List[str]:
     return events
 
 
-def plan_events(names: Optional[Sequence[str]], with_load_balancer: bool) -> List[str]:
-    return custom_events(names) if names else default_events(with_load_balancer)
+def plan_events(names: Optional[Sequence[str]], with_load_balancer: bool, exact: bool = False) -> List[str]:
+    if exact and not names:
+        raise PlanError("--exact-events needs --events")
+    return custom_events(names, exact) if names else default_events(with_load_balancer)

@@ -91,6 +91,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="run these lifecycle events, in this order, instead of the default",
     )
     local.add_argument(
+        "--exact-events",
+        action="store_true",
+        help="run --events exactly as listed (nothing added): a step of a deployment run in parts",
+    )
+    local.add_argument(
+        "--deployment-id",
+        metavar="ID",
+        help="use this deployment id; an existing one is continued (its scripts.log is appended to)",
+    )
+    local.add_argument(
         "--with-load-balancer",
         action="store_true",
         help="also run the traffic hooks (BeforeBlockTraffic ... AfterAllowTraffic)",

@@ -29,7 +29,9 @@ class HostSpec:
     lb_server: Optional[str] = None  # the host's server name in the load balancer (HAProxy)
     lb_target: Optional[str] = None  # ELBv2 target id (instance id or IP)
     root: Optional[str] = None  # deployment root on the host (default: the agent's)
-    install_root: Optional[str] = None  # --install-root on the host (simulated hosts without mount namespaces)
+    install_root: Optional[str] = (
+        None  # --install-root on the host (simulated hosts without mount namespaces)
+    )
     environment: Dict[str, str] = field(default_factory=dict)  # extra hook environment on this host
 
 

@@ -1,0 +1,475 @@
+"""`appspec deploy --group FILE …`: the fleet's command line.
+
+    appspec deploy --group FILE --bundle B        deploy B to the group's hosts
+    appspec deploy plan --group FILE [--bundle B] dry run: order, batches, what each host runs
+    appspec deploy status [ID] --group FILE       the latest (or ID) deployment, hosts' last known state
+    appspec deploy history --group FILE           the group's deployments, newest first
+    appspec deploy show ID --group FILE           one deployment in full (--format json for JSON)
+    appspec deploy rollback [ID] --group FILE     roll back the latest deployment
+    appspec deploy stop --group FILE              ask the running deployment to stop
+    appspec deploy sync HOST --group FILE         give HOST the group's last good revision
+
+Exit codes: 0 succeeded, 1 the deployment failed or stopped (or nothing to stop), 2 usage, group file or
+history problems, or the group is busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, TextIO
+
+from agent_shim.fleet.config import deployment_order, simulate
+from agent_shim.fleet.contracts import (
+    IN_PROGRESS,
+    SUCCEEDED,
+    FleetDeployment,
+    HostEvent,
+    HostSpec,
+    LoadBalancer,
+)
+from agent_shim.fleet.controller import (
+    Controller,
+    FleetRun,
+    Revision,
+    RevisionRefused,
+    prepare_revision,
+)
+from agent_shim.fleet.group import LOCAL, DeploymentGroup, GroupFileError, load_group
+from agent_shim.fleet.history import GroupBusy, History
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+ACTIONS = ("run", "plan", "status", "history", "show", "rollback", "stop", "sync")
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    group: DeploymentGroup
+    history: History
+    out: TextIO
+    err: TextIO
+
+    @property
+    def format(self) -> str:
+        return getattr(self.args, "output_format", "text") or "text"
+
+
+class UsageError(Exception):
+    pass
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    action = getattr(args, "action", None) or "run"
+    if not getattr(args, "group", None):
+        err.write(f"appspec deploy {action}: --group FILE is required (the deployment group file)\n")
+        return EXIT_USAGE
+    try:
+        group = load_group(args.group)
+    except GroupFileError as exc:
+        err.write(f"{exc}\n")
+        return EXIT_USAGE
+    try:
+        history = History(group.history_path)
+    except Exception as exc:  # noqa: BLE001 - sqlite3.Error, OSError: one line
+        err.write(f"appspec deploy: cannot open the history {group.history_path}: {exc}\n")
+        return EXIT_USAGE
+    context = Context(args, group, history, out, err)
+    try:
+        if getattr(args, "target", None) and action in ("run", "plan", "history"):
+            raise UsageError(f"unexpected argument {args.target!r} (see appspec deploy --help)")
+        return HANDLERS[action](context)
+    except (UsageError, GroupBusy, RevisionRefused, KeyError) as exc:
+        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        err.write(f"appspec deploy {action}: {text}\n" if "\n" not in text else f"{text}\n")
+        return EXIT_USAGE if not isinstance(exc, RevisionRefused) else EXIT_FAILED
+    finally:
+        history.close()
+
+
+# Wiring the controller ---------------------------------------------------------------------------------
+def transport_factory(group: DeploymentGroup) -> Callable[[HostSpec], Any]:
+    def make(spec: HostSpec) -> Any:
+        if spec.address == LOCAL:
+            from agent_shim.fleet.transport_local import LocalTransport
+
+            return LocalTransport(spec)
+        from agent_shim.fleet.transport_ssh import SshTransport
+
+        return SshTransport(
+            spec,
+            known_hosts=group.ssh.known_hosts,
+            host_key_policy=group.ssh.host_key_policy,
+            ssh_config=group.ssh.config,
+            connect_timeout=group.ssh.connect_timeout,
+        )
+
+    return make
+
+
+def load_balancer_for(group: DeploymentGroup) -> LoadBalancer:
+    from agent_shim.fleet import lb
+
+    settings = group.load_balancer
+    if settings.type == "haproxy":
+        return lb.HaproxyLoadBalancer(settings.socket or "", settings.backend or "")
+    if settings.type == "elbv2":
+        return lb.Elbv2LoadBalancer(
+            settings.target_group_arns,
+            settings.region,
+            endpoint_url=settings.endpoint_url,
+            port=settings.port,
+        )
+    return lb.NoLoadBalancer()
+
+
+def controller_for(context: Context) -> Controller:
+    group = context.group
+    runner = None
+    if any(h.address != LOCAL for h in group.hosts):
+        from agent_shim.fleet.runner import build_runner
+
+        runner = build_runner()
+    return Controller(
+        group,
+        context.history,
+        transport_factory(group),
+        load_balancer_for(group),
+        runner=runner,
+        progress=progress_for(context),
+        appspec_filename=getattr(context.args, "appspec_filename", None) or "appspec.yml",
+    )
+
+
+def progress_for(context: Context) -> Optional[Callable[[FleetDeployment], Any]]:
+    if context.format == "jsonl":
+        return lambda deployment: JsonEvents(context.out, deployment)
+    if context.format != "text":
+        return None
+    from agent_shim.fleet import report
+
+    return lambda deployment: report.live_view(context.out, deployment)
+
+
+class JsonEvents:
+    """`--format jsonl`: one JSON line per host event as it happens."""
+
+    def __init__(self, out: TextIO, deployment: FleetDeployment) -> None:
+        self.out, self.deployment_id = out, deployment.deployment_id
+
+    def __call__(self, event: HostEvent) -> None:
+        record = {
+            "type": "event-start" if event.status == IN_PROGRESS else "event",
+            "deployment_id": self.deployment_id,
+        }
+        record.update(vars(event))
+        self.out.write(json.dumps(record) + "\n")
+        self.out.flush()
+
+
+def write_result(context: Context, run: FleetRun, deployments: List[FleetDeployment]) -> None:
+    from agent_shim.fleet import report
+
+    if context.format == "text":
+        for deployment in deployments:
+            report.summary(deployment, context.out)
+        for note in run.notes:
+            context.out.write(f"note: {note}\n")
+        return
+    document = {
+        "deployment": report.to_json(deployments[0]),
+        "rollback": report.to_json(deployments[1]) if len(deployments) > 1 else None,
+        "notes": run.notes,
+    }
+    if context.format == "jsonl":
+        context.out.write(json.dumps({"type": "result", **document}) + "\n")
+    else:
+        json.dump(document, context.out, indent=2)
+        context.out.write("\n")
+
+
+# Actions ---------------------------------------------------------------------------------------------
+def cmd_run(context: Context) -> int:
+    args = context.args
+    if not getattr(args, "bundle", None):
+        raise UsageError("--bundle is required (a folder, .zip, .tar, .tgz or s3://bucket/key)")
+    notes = context.history.reconcile(context.group.application, context.group.name)
+    revision = prepare_revision(args.bundle, getattr(args, "bundle_type", None), context.history)
+    run = controller_for(context).deploy(revision)
+    run.notes[:0] = notes
+    context.history.prune_revisions()
+    write_result(context, run, [d for d in (run.deployment, run.rollback) if d is not None])
+    return EXIT_OK if run.deployment.status == SUCCEEDED else EXIT_FAILED
+
+
+def _latest(context: Context) -> str:
+    ids = context.history.deployment_ids(context.group.application, context.group.name, limit=1)
+    if not ids:
+        raise UsageError(
+            f"deployment group {context.group.name} has no deployments in {context.history.path}"
+        )
+    return ids[0]
+
+
+def cmd_rollback(context: Context) -> int:
+    group, history = context.group, context.history
+    notes = history.reconcile(group.application, group.name)
+    latest = _latest(context)
+    target = context.args.target or latest
+    if target != latest:
+        raise UsageError(
+            f"only the group's latest deployment ({latest}) can be rolled back; to go back further, deploy the "
+            "revision you want"
+        )
+    run = controller_for(context).rollback(target)
+    run.notes[:0] = notes
+    assert run.rollback is not None
+    write_result(context, run, [run.rollback])
+    return EXIT_OK if run.rollback.status == SUCCEEDED else EXIT_FAILED
+
+
+def cmd_sync(context: Context) -> int:
+    if not context.args.target:
+        raise UsageError("sync needs the HOST to bring up to date: appspec deploy sync HOST --group FILE")
+    notes = context.history.reconcile(context.group.application, context.group.name)
+    run = controller_for(context).sync(context.args.target)
+    run.notes[:0] = notes
+    write_result(context, run, [run.deployment])
+    return EXIT_OK if run.deployment.status == SUCCEEDED else EXIT_FAILED
+
+
+def cmd_stop(context: Context) -> int:
+    group, history = context.group, context.history
+    history.reconcile(group.application, group.name)
+    running = history.holder(group.application, group.name)
+    if context.args.target and context.args.target != running:
+        raise UsageError(f"deployment {context.args.target} is not in progress")
+    if running is None or not history.request_stop(running):
+        context.err.write(f"appspec deploy stop: no deployment of group {group.name} is in progress\n")
+        return EXIT_FAILED
+    context.out.write(
+        f"stop requested for deployment {running}: hosts in flight finish, no other host starts\n"
+    )
+    return EXIT_OK
+
+
+def cmd_status(context: Context) -> int:
+    from agent_shim.fleet import report
+
+    group, history = context.group, context.history
+    notes = history.reconcile(group.application, group.name)
+    deployment = history.load(context.args.target or _latest(context))
+    if context.format == "text":
+        report.summary(deployment, context.out)
+        for note in notes:
+            context.out.write(f"note: {note}\n")
+    else:
+        json.dump(report.to_json(deployment), context.out, indent=2)
+        context.out.write("\n")
+    return EXIT_OK
+
+
+def cmd_show(context: Context) -> int:
+    if not context.args.target:
+        raise UsageError("show needs a deployment ID: appspec deploy show ID --group FILE (see `history`)")
+    return cmd_status(context)
+
+
+def cmd_history(context: Context) -> int:
+    group, history = context.group, context.history
+    history.reconcile(group.application, group.name)
+    deployments = [
+        history.load(i, events=False) for i in history.deployment_ids(group.application, group.name)
+    ]
+    if context.format != "text":
+        json.dump([_brief(d) for d in deployments], context.out, indent=2)
+        context.out.write("\n")
+        return EXIT_OK
+    state = history.group_state(group.application, group.name)
+    context.out.write(
+        f"deployment group {group.name} ({group.application}): last good {state.get('last_good') or '-'}\n"
+    )
+    rows = [("ID", "STATUS", "CREATOR", "STARTED", "DURATION", "HOSTS", "REVISION")]
+    for d in deployments:
+        brief = _brief(d)
+        rows.append(
+            (
+                d.deployment_id,
+                d.status,
+                d.creator,
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(d.started)),
+                f"{brief['duration']:.1f}s" if brief["duration"] is not None else "-",
+                f"{brief['succeeded']}/{brief['hosts']} ok",
+                d.revision,
+            )
+        )
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        context.out.write("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + f"  {row[-1]}\n")
+    return EXIT_OK
+
+
+def _brief(d: FleetDeployment) -> Dict[str, Any]:
+    statuses = [o.status for o in d.hosts.values()]
+    return {
+        "deployment_id": d.deployment_id,
+        "status": d.status,
+        "creator": d.creator,
+        "rollback_of": d.rollback_of,
+        "style": d.style,
+        "revision": d.revision,
+        "started": d.started,
+        "duration": (d.finished - d.started) if d.finished else None,
+        "hosts": len(statuses),
+        "succeeded": statuses.count(SUCCEEDED),
+        "message": d.message,
+    }
+
+
+# The dry run -----------------------------------------------------------------------------------------
+def build_plan(context: Context) -> Dict[str, Any]:
+    """What a deployment would do, from the group file and the history; no host is contacted."""
+    group, history = context.group, context.history
+    controller = Controller(group, history, transport_factory(group), load_balancer_for(group))
+    names = [h.name for h in group.hosts]
+    live_side, targets = "", names
+    if group.blue_green is not None:
+        live_side = history.group_state(group.application, group.name)["live_set"]
+        targets = list(group.blue_green.blue if live_side == "green" else group.blue_green.green)
+    health = history.host_health(group.application, group.name, targets)
+    order = deployment_order(targets, health)
+    minimum = group.config.minimum(len(order))
+    lb = group.load_balancer
+    with_lb = lb.enabled and group.blue_green is None
+    bundle = getattr(context.args, "bundle", None)
+    placeholder = Revision(
+        bundle or "BUNDLE", "<uploaded revision>", getattr(context.args, "bundle_type", None) or "tgz", ""
+    )
+    events = _runner_events(with_lb)
+    hosts = []
+    for name in order:
+        spec = group.host(name)
+        steps = (["BlockTraffic"] if with_lb else []) + events + (["AllowTraffic"] if with_lb else [])
+        hosts.append(
+            {
+                "host": name,
+                "address": spec.address,
+                "via": "this machine" if spec.address == LOCAL else _ssh_target(spec),
+                "health": health[name].instance,
+                "revision": health[name].revision,
+                "runner": [
+                    "appspec",
+                    "deploy",
+                    *controller.runner_arguments(spec, "<uploaded revision>", placeholder, with_lb),
+                    "--format",
+                    "jsonl",
+                ],
+                "steps": steps,
+            }
+        )
+    plan: Dict[str, Any] = {
+        "application": group.application,
+        "deployment_group": group.name,
+        "config": group.config.describe(len(order)),
+        "minimum_healthy_hosts": minimum,
+        "load_balancer": lb.type,
+        "batches": simulate(order, minimum, group.max_parallel_ssh),
+        "hosts": hosts,
+        "fails_at_once": minimum >= len(order),
+        "revision": bundle,
+        "auto_rollback": group.auto_rollback,
+    }
+    if group.blue_green is not None:
+        originals = list(group.blue_green.green if live_side == "green" else group.blue_green.blue)
+        plan["blue_green"] = {
+            "serving": originals,
+            "replacement": order,
+            "keep_originals_seconds": group.blue_green.keep_blue_seconds,
+            "switch": ["AllowTraffic on " + ", ".join(order), "BlockTraffic on " + ", ".join(originals)],
+        }
+    return plan
+
+
+def _runner_events(with_lb: bool) -> List[str]:
+    from agent_shim.plan import default_events
+
+    return default_events(with_lb)
+
+
+def _ssh_target(spec: HostSpec) -> str:
+    user = f"{spec.user}@" if spec.user else ""
+    port = f":{spec.port}" if spec.port else ""
+    note = "" if spec.port or spec.user else " (ssh_config may set user, port, key)"
+    return f"ssh {user}{spec.address}{port}{note}"
+
+
+def cmd_plan(context: Context) -> int:
+    bundle = getattr(context.args, "bundle", None)
+    problems: List[str] = []
+    if bundle and not bundle.startswith("s3://"):
+        from appspec_tools import bundler
+
+        try:
+            bundler.lint_revision(bundle)
+        except bundler.LintRefused as exc:
+            problems = [
+                f"{p.path}:{p.line}:{p.column}: {p.severity.label} {p.rule_id} {p.message}"
+                for p in exc.problems
+            ]
+        except (bundler.BundleError, OSError) as exc:
+            problems = [f"{bundle}: {exc}"]
+    plan = build_plan(context)
+    plan["lint"] = problems
+    if context.format != "text":
+        json.dump(plan, context.out, indent=2)
+        context.out.write("\n")
+        return EXIT_FAILED if problems or plan["fails_at_once"] else EXIT_OK
+    write_plan(plan, context.out)
+    return EXIT_FAILED if problems or plan["fails_at_once"] else EXIT_OK
+
+
+def write_plan(plan: Dict[str, Any], out: TextIO) -> None:
+    out.write(f"plan: deployment group {plan['deployment_group']} ({plan['application']})")
+    out.write(f", revision {plan['revision']}\n" if plan["revision"] else " (no --bundle given)\n")
+    out.write(f"  config: {plan['config']}\n")
+    out.write(
+        f"  load balancer: {plan['load_balancer']}; automatic rollback: {'on' if plan['auto_rollback'] else 'off'}\n"
+    )
+    if "blue_green" in plan:
+        bg = plan["blue_green"]
+        out.write(
+            f"  blue/green: serving {', '.join(bg['serving'])}; deploying to {', '.join(bg['replacement'])}\n"
+        )
+    out.write("  order (unhealthy first, then unknown, old, current revision), if every host succeeds:\n")
+    for number, batch in enumerate(plan["batches"], 1):
+        out.write(f"    batch {number}: {', '.join(batch)}\n")
+    if plan["fails_at_once"]:
+        out.write(
+            "    none: the minimum healthy hosts leaves no host to deploy to; the deployment would fail at once\n"
+        )
+    for host in plan["hosts"]:
+        out.write(f"  {host['host']}: {host['via']}; {host['health']}, {host['revision']} revision\n")
+        out.write(f"    {' → '.join(host['steps'])}\n")
+        out.write(f"    runs: {' '.join(host['runner'])}\n")
+    if "blue_green" in plan:
+        bg = plan["blue_green"]
+        out.write(
+            f"  then: {bg['switch'][0]}; {bg['switch'][1]}; originals kept {bg['keep_originals_seconds']:g}s\n"
+        )
+    for line in plan["lint"]:
+        out.write(f"  {line}\n")
+    out.write("dry run: no host was contacted and nothing was changed\n")
+
+
+HANDLERS: Dict[str, Callable[[Context], int]] = {
+    "run": cmd_run,
+    "plan": cmd_plan,
+    "status": cmd_status,
+    "history": cmd_history,
+    "show": cmd_show,
+    "rollback": cmd_rollback,
+    "stop": cmd_stop,
+    "sync": cmd_sync,
+}

@@ -1,0 +1,661 @@
+"""The fleet controller: runs one deployment of a group, host by host, by CodeDeploy's rules.
+
+Per host (in-place): BlockTraffic through the load balancer → the host runner (`appspec deploy
+--format jsonl`: BeforeBlockTraffic, AfterBlockTraffic, ApplicationStop … ValidateService,
+BeforeAllowTraffic, AfterAllowTraffic when a load balancer is configured) → AllowTraffic. The runner
+cannot pause between its events, so the controller's two traffic events frame the whole run; see
+docs/fleet.md. Which hosts start when is `config.RollingWindow`'s decision; every event, host result and
+the deployment's end go to the `History` as they happen. One host's failure is data, never an exception.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from agent_shim.fleet.config import RollingWindow, Verdict, deployment_order
+from agent_shim.fleet.contracts import (
+    FAILED,
+    IN_PROGRESS,
+    INTERRUPTED,
+    PENDING,
+    SKIPPED,
+    STOPPED,
+    SUCCEEDED,
+    FleetDeployment,
+    HostEvent,
+    HostOutcome,
+    HostSpec,
+    HostTransport,
+    LoadBalancer,
+)
+from agent_shim.fleet.group import DeploymentGroup
+from agent_shim.fleet.history import History
+from agent_shim.layout import new_deployment_id
+
+# The host's lifecycle around the load balancer's BlockTraffic and AllowTraffic, run as three steps.
+TRAFFIC_STEPS: Tuple[Tuple[str, ...], ...] = (
+    ("BeforeBlockTraffic",),
+    (
+        "AfterBlockTraffic",
+        "ApplicationStop",
+        "DownloadBundle",
+        "BeforeInstall",
+        "Install",
+        "AfterInstall",
+        "ApplicationStart",
+        "ValidateService",
+        "BeforeAllowTraffic",
+    ),
+    ("AfterAllowTraffic",),
+)
+
+ROLLBACK = "codeDeployRollback"
+IN_PLACE, BLUE_GREEN = "IN_PLACE", "BLUE_GREEN"
+REPLACEMENT, ORIGINAL, TRAFFIC = "replacement", "original", "traffic"  # host roles in the history
+SUFFIXES = {"zip": ".zip", "tar": ".tar", "tgz": ".tgz"}
+TransportFactory = Callable[[HostSpec], HostTransport]
+
+
+class RevisionRefused(Exception):
+    """The revision cannot be deployed at all (unreadable, lint errors): nothing changed on any host."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    source: str  # as the user gave it
+    archive: str  # the archive every host receives (kept in the history's revision store)
+    bundle_type: str  # zip, tar, tgz
+    checksum: str  # sha256 of the archive
+
+
+@dataclass
+class FleetRun:
+    deployment: FleetDeployment
+    rollback: Optional[FleetDeployment] = None
+    notes: List[str] = field(default_factory=list)  # e.g. an interrupted deployment found, no rollback
+
+
+def prepare_revision(bundle: str, bundle_type: Optional[str], history: History) -> Revision:
+    """Lint the revision (a folder, zip, tar, tgz or s3:// object), archive a folder, and keep the
+    archive in the revision store. Raises RevisionRefused with the reasons, one per line."""
+    from agent_shim.bundle import BundleError, fetch, parse_location
+    from appspec_tools import bundler
+
+    scratch = tempfile.mkdtemp(prefix="appspec-fleet-")
+    try:
+        location = parse_location(bundle, bundle_type)
+        if location.is_s3:  # the controller downloads it once; hosts get the archive like any other
+            path, kind = (
+                os.path.join(scratch, "bundle" + SUFFIXES[location.bundle_type]),
+                location.bundle_type,
+            )
+            fetch(location, path)
+        elif location.bundle_type == "directory":
+            path, kind = os.path.join(scratch, "revision.tgz"), "tgz"
+            bundler.build_bundle(location.path, path, bundle_type="tgz", preserve_modes=True)
+        else:
+            path, kind = location.path, location.bundle_type
+        if location.bundle_type != "directory":
+            bundler.lint_revision(path)
+        checksum = bundler.sha256_of(path)
+        return Revision(bundle, history.store_revision(path, checksum, SUFFIXES[kind]), kind, checksum)
+    except bundler.LintRefused as exc:
+        errors = [p for p in exc.problems if p.severity.label == "error"] or exc.problems
+        lines = [f"{p.path}:{p.line}:{p.column}: {p.severity.label} {p.rule_id} {p.message}" for p in errors]
+        raise RevisionRefused(
+            "\n".join([*lines, f"{bundle}: the revision has lint errors; nothing was deployed"])
+        ) from None
+    except (BundleError, bundler.BundleError, ValueError, OSError) as exc:
+        raise RevisionRefused(f"{bundle}: {exc}") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def received(deployment: FleetDeployment) -> List[str]:
+    """The hosts a deployment reached: every host with a result but those it failed before touching
+    (an SSH or upload failure leaves no event)."""
+    return [
+        name
+        for name, outcome in deployment.hosts.items()
+        if outcome.status in (SUCCEEDED, INTERRUPTED) or (outcome.status == FAILED and outcome.events)
+    ]
+
+
+class Controller:
+    def __init__(
+        self,
+        group: DeploymentGroup,
+        history: History,
+        transport_for: TransportFactory,
+        load_balancer: LoadBalancer,
+        runner: Any = None,  # agent_shim.fleet.runner.RunnerZipapp (path, checksum) or None
+        progress: Optional[Callable[[FleetDeployment], Any]] = None,
+        appspec_filename: str = "appspec.yml",
+        poll: float = 0.2,
+    ) -> None:
+        self.group = group
+        self.history = history
+        self.transport_for = transport_for
+        self.lb = load_balancer
+        self.runner = runner
+        self.progress_factory = progress
+        self.appspec_filename = appspec_filename
+        self.poll = poll
+        self.views: Dict[str, Any] = {}
+
+    # Entry points ------------------------------------------------------------------------------------
+    def deploy(self, revision: Revision) -> FleetRun:
+        if self.group.blue_green is not None:
+            return self._blue_green(revision)
+        names = [h.name for h in self.group.hosts]
+        order = deployment_order(
+            names, self.history.host_health(self.group.application, self.group.name, names)
+        )
+        notes: List[str] = []
+        run = FleetRun(self._begin(revision, order, notes), notes=notes)
+        self._roll(run.deployment, self.group.hosts_named(order), revision, len(order))
+        roll_back = run.deployment.status == FAILED and self.group.auto_rollback
+        self._end(run.deployment, last_good=run.deployment.status == SUCCEEDED, release=not roll_back)
+        if roll_back:
+            try:
+                self._redeploy_last_good(run, before=None, successor_of=run.deployment.deployment_id)
+            finally:
+                self.history.release(self.group.application, self.group.name, run.deployment.deployment_id)
+        return run
+
+    def rollback(self, deployment_id: str) -> FleetRun:
+        """Roll back the group's latest deployment: a blue/green one by switching traffic back, an
+        in-place one by redeploying the last good revision before it to the hosts it reached."""
+        failed = self.history.load(deployment_id)
+        if failed.style == BLUE_GREEN:
+            return self._switch_back(failed)
+        run = FleetRun(failed)
+        self._redeploy_last_good(run, before=deployment_id, successor_of="")
+        if run.rollback is None:
+            raise RevisionRefused("; ".join(run.notes) or "nothing to roll back")
+        return run
+
+    def sync(self, host: str) -> FleetRun:
+        """Deploy the group's last good revision to one host (a new or repaired one)."""
+        spec = self.group.host(host)
+        good = self.history.last_good(self.group.application, self.group.name)
+        if good is None:
+            raise RevisionRefused(
+                f"deployment group {self.group.name} has no successful deployment to sync from"
+            )
+        revision = self._stored(good)
+        message = f"sync: the last good revision (of {good}) to {spec.name}"
+        notes: List[str] = []
+        run = FleetRun(self._begin(revision, [spec.name], notes, message=message), notes=notes)
+        live = self._live_hosts()
+        self._roll(run.deployment, [spec], revision, len(self.group.hosts), traffic=spec.name in live)
+        self._end(run.deployment, last_good=run.deployment.status == SUCCEEDED)
+        return run
+
+    # Bookkeeping -----------------------------------------------------------------------------------
+    def _begin(
+        self,
+        revision: Revision,
+        hosts: Sequence[str],
+        notes: List[str],
+        creator: str = "user",
+        rollback_of: Optional[str] = None,
+        style: str = IN_PLACE,
+        message: str = "",
+        roles: Optional[Dict[str, str]] = None,
+        successor_of: str = "",
+    ) -> FleetDeployment:
+        """A new deployment, recorded with the group's lock taken; what the history noticed goes to `notes`."""
+        deployment = FleetDeployment(
+            deployment_id=new_deployment_id(local=False),
+            application=self.group.application,
+            group=self.group.name,
+            revision=revision.source,
+            revision_checksum=revision.checksum,
+            config=self.group.config.name,
+            status=IN_PROGRESS,
+            started=time.time(),
+            creator=creator,
+            rollback_of=rollback_of,
+            style=style,
+            message=message,
+            hosts={name: HostOutcome(name, PENDING) for name in hosts},
+        )
+        details = {"archive": revision.archive, "bundle_type": revision.bundle_type, "roles": roles or {}}
+        notes.extend(self.history.begin(deployment, details, successor_of=successor_of))
+        view = self.progress_factory(deployment) if self.progress_factory else None
+        self.views[deployment.deployment_id] = view
+        return deployment
+
+    def _end(
+        self, deployment: FleetDeployment, last_good: bool, release: bool = True, live_set: str = ""
+    ) -> None:
+        deployment.finished = time.time()
+        self.history.finish(deployment, last_good=last_good, release=release, live_set=live_set)
+        self._tell(deployment, "close")
+
+    def _tell(self, deployment: FleetDeployment, method: str, *args: Any) -> None:
+        """Pass something to the live view; a rendering problem never stops a deployment."""
+        view = self.views.get(deployment.deployment_id)
+        target = getattr(view, method, None) if method != "__call__" else view
+        if target is not None:
+            try:
+                target(*args)
+            except Exception:  # noqa: BLE001 - the view is best effort
+                pass
+
+    def _sink(self, deployment: FleetDeployment) -> Callable[[HostEvent], None]:
+        def on_event(event: HostEvent) -> None:
+            self.history.record_event(deployment.deployment_id, event)
+            self._tell(deployment, "__call__", event)
+
+        return on_event
+
+    def _stored(self, deployment_id: str, need_archive: bool = True) -> Revision:
+        """The revision a recorded deployment deployed, from the revision store."""
+        details = self.history.details(deployment_id)
+        row = self.history.row(deployment_id)
+        if need_archive and not (details.get("archive") and os.path.exists(details["archive"])):
+            raise RevisionRefused(
+                f"the revision of {deployment_id} is no longer in {self.history.revisions_dir}"
+            )
+        return Revision(row["revision"], details["archive"], details["bundle_type"], row["revision_checksum"])
+
+    def _live_hosts(self) -> List[str]:
+        bg = self.group.blue_green
+        if bg is None:
+            return [h.name for h in self.group.hosts]
+        live = self.history.group_state(self.group.application, self.group.name)["live_set"]
+        return list(bg.green if live == "green" else bg.blue)
+
+    # The rolling window ----------------------------------------------------------------------------
+    def _roll(
+        self,
+        deployment: FleetDeployment,
+        specs: Sequence[HostSpec],
+        revision: Revision,
+        group_size: int,
+        traffic: bool = True,
+    ) -> Verdict:
+        """Deploy to `specs` (in order) by the group's minimum healthy hosts. Hosts of the group outside
+        this deployment (a rollback's or a sync's) count as healthy: m' = max(0, m(group) − untouched)."""
+        minimum = max(0, self.group.config.minimum(group_size) - (group_size - len(specs)))
+        window = RollingWindow([s.name for s in specs], minimum)
+        by_name = {s.name: s for s in specs}
+        done: queue.Queue[HostOutcome] = queue.Queue()
+        running = 0
+        while True:
+            if not window.stopping and self.history.stop_requested(deployment.deployment_id):
+                window.stop()
+            batch = window.start_next(self.group.max_parallel_ssh - running)
+            if batch:
+                deployment.batches.append(batch)
+                self.history.set_batches(deployment.deployment_id, deployment.batches)
+            for name in batch:
+                self._start_host(deployment, name)
+                worker = threading.Thread(
+                    target=self._host_worker,
+                    args=(deployment, by_name[name], revision, traffic, done),
+                    daemon=True,
+                )
+                worker.start()
+                running += 1
+            verdict = window.verdict
+            if verdict is not None:
+                break
+            try:
+                outcome = done.get(timeout=self.poll)
+            except queue.Empty:
+                continue
+            except KeyboardInterrupt:  # the first Ctrl-C is `appspec deploy stop`; a second one leaves
+                if window.stopping:
+                    raise
+                self.history.request_stop(deployment.deployment_id)
+                continue
+            running -= 1
+            window.finished(outcome.host, outcome.status == SUCCEEDED)
+            self._host_done(deployment, outcome)
+        for name in window.skipped:
+            why = (
+                "not attempted: the deployment was stopped"
+                if verdict.status == STOPPED
+                else f"not attempted: {verdict.message}"
+            )
+            self._host_done(deployment, HostOutcome(name, SKIPPED, reason=why))
+        deployment.status, deployment.message = verdict.status, verdict.message
+        return verdict
+
+    def _start_host(self, deployment: FleetDeployment, name: str) -> None:
+        now = time.time()
+        deployment.hosts[name] = HostOutcome(name, IN_PROGRESS, started=now)
+        self.history.host_started(deployment.deployment_id, name, now)
+        self._tell(deployment, "host_started", name)
+
+    def _host_done(self, deployment: FleetDeployment, outcome: HostOutcome) -> None:
+        deployment.hosts[outcome.host] = outcome
+        self.history.host_finished(deployment.deployment_id, outcome)
+        self._tell(deployment, "host_finished", outcome)
+
+    def _host_worker(
+        self,
+        deployment: FleetDeployment,
+        spec: HostSpec,
+        revision: Revision,
+        traffic: bool,
+        done: queue.Queue,
+    ) -> None:
+        try:
+            outcome = self.deploy_host(deployment, spec, revision, traffic)
+        except Exception as exc:  # noqa: BLE001 - a bug must not hang the deployment: the host fails
+            outcome = HostOutcome(spec.name, FAILED, reason=f"internal error: {type(exc).__name__}: {exc}")
+        done.put(outcome)
+
+    # One host ----------------------------------------------------------------------------------------
+    def deploy_host(
+        self, deployment: FleetDeployment, spec: HostSpec, revision: Revision, traffic: bool
+    ) -> HostOutcome:
+        """BlockTraffic → the runner → AllowTraffic (the traffic events only with a load balancer)."""
+        outcome = HostOutcome(spec.name, FAILED, started=time.time())
+        sink = self._sink(deployment)
+        with_lb = traffic and self.group.load_balancer.enabled
+        transport = None
+        try:
+            transport = self.transport_for(spec)
+            runner = self.runner
+            runner_path = transport.ensure_runner(
+                runner.path if runner else "", runner.checksum if runner else ""
+            )
+            bundle = transport.upload_revision(revision.archive, revision.checksum)
+        except Exception as exc:  # noqa: BLE001 - SSH, upload: one line, this host only
+            outcome.reason = f"cannot prepare the host: {_one_line(exc)}"
+            if transport is not None:
+                transport.close()
+            return _finish(outcome)
+        try:
+            if not with_lb:
+                self._run_step(outcome, transport, runner_path, spec, bundle, revision, None, sink)
+                return _finish(outcome)
+            # CodeDeploy's order with a load balancer; the runner continues one host deployment in steps
+            # (--deployment-id + --exact-events) so that BlockTraffic and AllowTraffic fall in between.
+            host_deployment = new_deployment_id(local=False)
+            steps = (
+                TRAFFIC_STEPS[0],
+                "BlockTraffic",
+                TRAFFIC_STEPS[1],
+                "AllowTraffic",
+                TRAFFIC_STEPS[2],
+            )
+            for step in steps:
+                if isinstance(step, str):
+                    ok = self._traffic(outcome, spec, step, sink)
+                else:
+                    ok = self._run_step(
+                        outcome, transport, runner_path, spec, bundle, revision, (host_deployment, step), sink
+                    )
+                if not ok:
+                    return _finish(outcome)
+            outcome.status = SUCCEEDED
+            return _finish(outcome)
+        finally:
+            transport.close()
+
+    def _run_step(
+        self,
+        outcome: HostOutcome,
+        transport: HostTransport,
+        runner_path: str,
+        spec: HostSpec,
+        bundle: str,
+        revision: Revision,
+        step: Optional[Tuple[str, Sequence[str]]],
+        sink: Callable[[HostEvent], None],
+    ) -> bool:
+        """One run of the host runner: the whole lifecycle, or one step (deployment id, events)."""
+        words = self.runner_arguments(spec, bundle, revision, False)
+        if step is not None:
+            words += ["--deployment-id", step[0], "--events", ",".join(step[1]), "--exact-events"]
+        result = transport.run_deployment(runner_path, words, sink, self.group.host_timeout)
+        outcome.events.extend(result.events)
+        outcome.status, outcome.reason = result.status, result.reason
+        outcome.host_deployment_id, outcome.log_tail = result.host_deployment_id, result.log_tail
+        return result.status == SUCCEEDED
+
+    def runner_arguments(self, spec: HostSpec, bundle: str, revision: Revision, with_lb: bool) -> List[str]:
+        group = self.group
+        words = ["--bundle", bundle, "--type", revision.bundle_type, "--application", group.application]
+        words += ["--deployment-group", group.name, "--appspec-filename", self.appspec_filename]
+        for option, value in (
+            ("--root", spec.root),
+            ("--install-root", spec.install_root),
+            ("--file-exists-behavior", group.file_exists_behavior),
+            ("--max-revisions", group.max_revisions),
+        ):
+            if value:
+                words += [option, str(value)]
+        if group.ignore_application_stop_failures:
+            words.append("--ignore-application-stop-failures")
+        if with_lb:
+            words.append("--with-load-balancer")
+        return words
+
+    def _traffic(
+        self, outcome: HostOutcome, spec: HostSpec, event: str, sink: Callable[[HostEvent], None]
+    ) -> bool:
+        """BlockTraffic or AllowTraffic through the load balancer, recorded as the host's event."""
+        settings = self.group.load_balancer
+        timeout = settings.drain_timeout if event == "BlockTraffic" else settings.healthy_timeout
+        started, clock = time.time(), time.monotonic()
+        sink(HostEvent(spec.name, event, IN_PROGRESS, started, 0.0))
+        try:
+            action = self.lb.block if event == "BlockTraffic" else self.lb.allow
+            reason = action(spec, timeout)
+        except Exception as exc:  # noqa: BLE001 - the adapter should return a reason; be safe anyway
+            reason = _one_line(exc)
+        done = HostEvent(spec.name, event, FAILED if reason else SUCCEEDED, started, time.monotonic() - clock)
+        if reason:
+            done.error_code, done.error_name, done.message = 5, "UnknownError", reason
+            outcome.reason = f"{event} failed: {reason}"
+        outcome.events.append(done)
+        sink(done)
+        return not reason
+
+    # Rollback --------------------------------------------------------------------------------------
+    def _redeploy_last_good(self, run: FleetRun, before: Optional[str], successor_of: str) -> None:
+        """CodeDeploy's rollback: a new deployment of the last good revision (before `before`, or the
+        group's) to the hosts the deployment reached."""
+        failed = run.deployment
+        good = self.history.last_good(self.group.application, self.group.name, before=before)
+        reached = [h for h in received(failed) if h in {s.name for s in self.group.hosts}]
+        hosts = deployment_order(
+            reached, self.history.host_health(self.group.application, self.group.name, reached)
+        )
+        if good is None:
+            run.notes.append(
+                f"no rollback: deployment group {self.group.name} has no earlier successful deployment"
+            )
+            return
+        if not hosts:
+            run.notes.append(f"no rollback: deployment {failed.deployment_id} changed no host")
+            return
+        revision = self._stored(good)
+        message = (
+            f"rollback of {failed.deployment_id}: the last good revision (of {good}) to the hosts it reached"
+        )
+        rollback = self._begin(
+            revision,
+            hosts,
+            run.notes,
+            creator=ROLLBACK,
+            rollback_of=failed.deployment_id,
+            message=message,
+            successor_of=successor_of,
+        )
+        run.rollback = rollback
+        self._roll(rollback, self.group.hosts_named(hosts), revision, len(self.group.hosts), traffic=True)
+        self._end(rollback, last_good=rollback.status == SUCCEEDED)
+
+    # Blue/green ------------------------------------------------------------------------------------
+    def _blue_green(self, revision: Revision) -> FleetRun:
+        """Deploy to the idle set by the config, then switch traffic: AllowTraffic on the replacement
+        hosts, BlockTraffic on the originals, which stay drained (kept for `keep_blue_seconds`: the
+        window in which `rollback` switches back without redeploying)."""
+        bg, group = self.group.blue_green, self.group
+        assert bg is not None
+        live_side = self.history.group_state(group.application, group.name)["live_set"]
+        target_side = "green" if live_side == "blue" else "blue"
+        originals = list(bg.green if live_side == "green" else bg.blue)
+        replacements = list(bg.green if target_side == "green" else bg.blue)
+        health = self.history.host_health(group.application, group.name, replacements)
+        order = deployment_order(replacements, health)
+        roles = {**{h: REPLACEMENT for h in order}, **{h: ORIGINAL for h in originals}}
+        message = f"blue/green: {target_side} replaces {live_side}"
+        run = FleetRun(
+            self._begin(revision, order + originals, [], style=BLUE_GREEN, roles=roles, message=message)
+        )
+        d = run.deployment
+        verdict = self._roll(d, group.hosts_named(order), revision, len(order), traffic=False)
+        if verdict.status != SUCCEEDED:
+            for name in originals:
+                self._host_done(d, HostOutcome(name, SKIPPED, reason="traffic never left the original hosts"))
+            d.message = f"{verdict.message}; traffic stays on the original hosts ({live_side})"
+            self._end(d, last_good=False)
+            return run
+        ready = [n for n in order if d.hosts[n].status == SUCCEEDED]
+        allowed = self.traffic_all(d, ready, "AllowTraffic")
+        problems = [n for n, o in allowed.items() if o.status != SUCCEEDED]
+        blocked: Dict[str, HostOutcome] = {}
+        if not problems:
+            d.batches.append(list(originals))
+            self.history.set_batches(d.deployment_id, d.batches)
+            blocked = self.traffic_all(d, originals, "BlockTraffic")
+            problems = [n for n, o in blocked.items() if o.status != SUCCEEDED]
+        else:
+            for name in originals:
+                self._host_done(d, HostOutcome(name, SKIPPED, reason="traffic was not switched"))
+        if problems:
+            d.status, d.message = FAILED, f"the traffic switch failed on {', '.join(problems)}"
+            self._end(d, last_good=False, release=not group.auto_rollback)
+            if group.auto_rollback:
+                try:
+                    allow_back = [n for n, o in blocked.items() if o.events]
+                    block_back = [n for n, o in allowed.items() if o.status == SUCCEEDED]
+                    run.rollback = self._switch(
+                        d, allow_back, block_back, live_side, run.notes, successor_of=d.deployment_id
+                    )
+                finally:
+                    self.history.release(group.application, group.name, d.deployment_id)
+            return run
+        kept_until = time.time() + bg.keep_blue_seconds
+        self.history.set_details(d.deployment_id, switched=True, kept_until=kept_until, live_before=live_side)
+        d.message = (
+            f"{len(ready)} {target_side} host{'s' * (len(ready) != 1)} serve traffic; the {live_side} hosts are "
+            f"drained and kept until {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(kept_until))}"
+        )
+        self._end(d, last_good=True, live_set=target_side)
+        return run
+
+    def _switch_back(self, deployment: FleetDeployment) -> FleetRun:
+        """The rollback of a blue/green deployment: traffic back to the originals, no redeployment."""
+        details = self.history.details(deployment.deployment_id)
+        if not details.get("switched"):
+            raise RevisionRefused(
+                f"deployment {deployment.deployment_id} never switched traffic: the original hosts still serve it"
+            )
+        if time.time() > float(details.get("kept_until") or 0):
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(details.get("kept_until") or 0)))
+            raise RevisionRefused(
+                f"the original hosts of {deployment.deployment_id} were kept until {when} (keep_blue_seconds): deploy "
+                "the previous revision instead"
+            )
+        roles = details.get("roles", {})
+        originals = [h for h, role in roles.items() if role == ORIGINAL]
+        replacements = [
+            h for h, role in roles.items() if role == REPLACEMENT and deployment.hosts[h].status == SUCCEEDED
+        ]
+        run = FleetRun(deployment)
+        run.rollback = self._switch(
+            deployment, originals, replacements, details.get("live_before", "blue"), run.notes
+        )
+        return run
+
+    def _switch(
+        self,
+        deployment: FleetDeployment,
+        allow: List[str],
+        block: List[str],
+        live_set: str,
+        notes: List[str],
+        successor_of: str = "",
+    ) -> FleetDeployment:
+        """A rollback deployment that only moves traffic: AllowTraffic on `allow`, then BlockTraffic on `block`."""
+        good = self.history.installed_on(self.group.application, self.group.name, allow)
+        revision = self._stored(good, need_archive=False) if good else Revision("(unknown)", "", "", "")
+        hosts = list(dict.fromkeys(allow + block))
+        message = f"rollback of {deployment.deployment_id}: traffic back to {live_set}, no redeployment"
+        rollback = self._begin(
+            revision,
+            hosts,
+            notes,
+            creator=ROLLBACK,
+            rollback_of=deployment.deployment_id,
+            style=BLUE_GREEN,
+            message=message,
+            roles={h: TRAFFIC for h in hosts},
+            successor_of=successor_of,
+        )
+        rollback.batches = [allow] + ([block] if block else [])
+        self.history.set_batches(rollback.deployment_id, rollback.batches)
+        allowed = self.traffic_all(rollback, allow, "AllowTraffic")
+        problems = [n for n, o in allowed.items() if o.status != SUCCEEDED]
+        if not problems:
+            problems = [
+                n
+                for n, o in self.traffic_all(rollback, block, "BlockTraffic").items()
+                if o.status != SUCCEEDED
+            ]
+        rollback.status = FAILED if problems else SUCCEEDED
+        rollback.message = f"{message}; failed on {', '.join(problems)}" if problems else message
+        self._end(rollback, last_good=not problems, live_set="" if problems else live_set)
+        return rollback
+
+    def traffic_all(
+        self, deployment: FleetDeployment, names: Sequence[str], event: str
+    ) -> Dict[str, HostOutcome]:
+        """One traffic event on many hosts at once (bounded by max_parallel_ssh); their outcomes."""
+        sink = self._sink(deployment)
+
+        def one(name: str) -> HostOutcome:
+            outcome = deployment.hosts.get(name) or HostOutcome(name, PENDING)
+            if outcome.status == PENDING:
+                outcome = HostOutcome(name, IN_PROGRESS, started=time.time())
+                deployment.hosts[name] = outcome
+                self._tell(deployment, "host_started", name)
+            ok = self._traffic(outcome, self.group.host(name), event, sink)
+            outcome.status = SUCCEEDED if ok else FAILED
+            return _finish(outcome)
+
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(self.group.max_parallel_ssh, len(names) or 1))
+        ) as pool:
+            results = list(pool.map(one, names))
+        for outcome in results:
+            self._host_done(deployment, outcome)
+        return {o.host: o for o in results}
+
+
+def _finish(outcome: HostOutcome) -> HostOutcome:
+    outcome.duration = time.time() - outcome.started if outcome.started else 0.0
+    return outcome
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
