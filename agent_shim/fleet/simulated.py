@@ -1,0 +1,637 @@
+"""A fleet of simulated hosts on this machine, for the tests, the benchmark and a demo.
+
+Each host is a real OpenSSH `sshd` in a network namespace of its own (`10.213.X.(10+i)` on a bridge whose
+root-namespace end is `10.213.X.1`) and a mount namespace where the host's own directories are bound over
+`/opt` (app destination and deployment root), `/var/backups` and the runner directory, so every host has
+the agent's default paths and its own files. HAProxy in the root namespace balances
+`127.0.0.1:PORT` over the hosts with `option httpchk GET /health`.
+
+Where network namespaces cannot be made (not root, no `ip netns`), hosts fall back to loopback
+addresses 127.0.1.N with a per-host deployment root and install root (`HostSpec.root`/`install_root`).
+Everything started here is stopped by `stop()` (also on errors), found by namespace or by a marker
+variable in the host processes' environment. Demo: `python -m agent_shim.fleet.simulated --hosts 4`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from typing import Dict, List, Optional, Tuple
+
+from agent_shim.fleet.contracts import HostSpec
+from agent_shim.fleet.lb import HaproxyLoadBalancer
+from agent_shim.fleet.transport_ssh import RUNNER_DIR, SshTransport
+
+REGISTRY = os.path.join(tempfile.gettempdir(), "appspec-fleet-pids")  # what to kill if our process dies
+MARKER = "APPSPEC_SIMULATED_HOST"  # set in every host process's environment: how teardown finds them
+BACKEND = "web"
+SUBNET_PREFIX = "10.213"
+_counter = [0]
+
+
+def binary(name: str) -> Optional[str]:
+    return shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.path.exists(p)), None
+    )
+
+
+def missing_binaries() -> List[str]:
+    return [name for name in ("sshd", "ssh-keygen", "haproxy") if binary(name) is None]
+
+
+def _run(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def namespaces_unavailable() -> Optional[str]:
+    """Why network namespaces cannot be used here, or None when they can."""
+    if os.geteuid() != 0:
+        return "not root: network namespaces need CAP_SYS_ADMIN"
+    for name in ("ip", "unshare"):
+        if binary(name) is None:
+            return f"{name} not found (install iproute2 / util-linux)"
+    probe = f"asf-probe-{os.getpid():x}"
+    try:
+        _run("ip", "netns", "add", probe)
+    except subprocess.CalledProcessError as exc:
+        return "ip netns add failed: " + exc.stderr.decode(errors="replace").strip()
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale() -> None:
+    """What a fleet whose process died without its teardown left: namespaces, bridges, HAProxy and sshd
+    processes it started, and host processes marked with its tag."""
+    if binary("ip") is not None and os.geteuid() == 0:
+        listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        for name, owner in re.findall(r"^(asf-([0-9a-f]+)-\S+)", listing, re.M):
+            if not _alive(int(owner, 16)):
+                _kill_namespace(name)
+        links = subprocess.run(["ip", "-o", "link", "show", "type", "bridge"], capture_output=True, text=True)
+        for name, owner in re.findall(r"^\d+: (asfb-([0-9a-f]+)-[0-9a-f]+)[:@]", links.stdout, re.M):
+            if not _alive(int(owner, 16)):
+                subprocess.run(["ip", "link", "del", name], capture_output=True)
+    for entry in os.listdir(REGISTRY) if os.path.isdir(REGISTRY) else []:
+        owner, _, child = entry.partition(".")
+        if not _alive(int(owner, 16)):
+            with open(os.path.join(REGISTRY, entry)) as handle:
+                if child.isdigit() and _start_time(int(child)) == handle.read():
+                    _kill_all([int(child)])
+            os.remove(os.path.join(REGISTRY, entry))
+    _kill_all(pid for pid, value in _marked() if not _alive(int(value.split("-")[0], 16)))
+
+
+def _start_time(pid: int) -> str:
+    """When a process started (clock ticks since boot): tells a pid from a later process that reused it."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _register(process: subprocess.Popen) -> None:
+    os.makedirs(REGISTRY, exist_ok=True)
+    with open(os.path.join(REGISTRY, f"{os.getpid():x}.{process.pid}"), "w") as handle:
+        handle.write(_start_time(process.pid))
+
+
+def _unregister(process: Optional[subprocess.Popen]) -> None:
+    if process is not None:
+        try:
+            os.remove(os.path.join(REGISTRY, f"{os.getpid():x}.{process.pid}"))
+        except OSError:
+            pass
+
+
+def _kill_namespace(namespace: str) -> None:
+    pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True).stdout.split()
+    _kill_all(int(p) for p in pids)
+    subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
+
+
+def _kill_all(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _marked() -> List[Tuple[int, str]]:
+    """(pid, value) of the processes whose environment holds MARKER=value (host processes)."""
+    needle = f"{MARKER}=".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as handle:
+                    environ = handle.read().split(b"\0")
+            except OSError:
+                continue
+            for item in environ:
+                if item.startswith(needle):
+                    found.append((int(entry), item[len(needle) :].decode(errors="replace")))
+    return found
+
+
+def _spawn(command: List[str], log_path: str) -> subprocess.Popen:
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+    _register(process)
+    return process
+
+
+def _wait_port(address: str, port: int, timeout: float, process: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{what} exited with code {process.returncode} before listening on {address}:{port}"
+            )
+        try:
+            socket.create_connection((address, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {address}:{port} after {timeout:g}s")
+
+
+@dataclass
+class SimulatedHost:
+    name: str
+    address: str
+    directory: str
+    namespace: Optional[str]
+    spec: HostSpec
+    sshd: Optional[subprocess.Popen] = None
+
+    @property
+    def app_dir(self) -> str:
+        """Where the host's /opt/sample-app is, seen from this machine."""
+        return os.path.join(self.directory, "opt", "sample-app")
+
+
+class SimulatedFleet:
+    """N simulated hosts and HAProxy; a context manager whose exit tears everything down."""
+
+    def __init__(
+        self,
+        hosts: int = 4,
+        base_dir: Optional[str] = None,
+        *,
+        app_port: int = 8080,
+        check_interval: float = 0.5,
+        fall: int = 2,
+        rise: int = 2,
+        namespaces: Optional[bool] = None,
+        with_haproxy: bool = True,
+        environment: Optional[Dict[str, str]] = None,
+    ) -> None:
+        missing = missing_binaries()
+        if missing:
+            raise RuntimeError(
+                f"simulated fleet needs {', '.join(missing)}: apt-get install openssh-server haproxy"
+            )
+        self.count = hosts
+        self.own_dir = base_dir is None
+        self.base_dir = os.path.abspath(base_dir or tempfile.mkdtemp(prefix="appspec-fleet-"))
+        if self.base_dir == "/opt" or self.base_dir.startswith("/opt/"):
+            raise ValueError("the fleet's directory must not be under /opt: each host gets its own /opt")
+        self.app_port = app_port
+        self.check_interval, self.fall, self.rise = check_interval, fall, rise
+        self.with_haproxy = with_haproxy
+        self.environment = dict(environment or {})
+        _counter[0] += 1
+        self.tag = f"{os.getpid():x}-{_counter[0]:x}"
+        self.fallback_reason = namespaces_unavailable() if namespaces is not False else "namespaces=False"
+        self.mode = "netns" if namespaces is not False and self.fallback_reason is None else "loopback"
+        if namespaces and self.mode != "netns":
+            raise RuntimeError(f"network namespaces unavailable: {self.fallback_reason}")
+        self.hosts: List[SimulatedHost] = []
+        self.bridge: Optional[str] = None
+        self.subnet = ""
+        self.haproxy: Optional[subprocess.Popen] = None
+        self.haproxy_port = 0
+        self.haproxy_socket = os.path.join(self.base_dir, "haproxy.sock")
+        self.client_key = os.path.join(self.base_dir, "client_key")
+        self.known_hosts = os.path.join(self.base_dir, "known_hosts")
+        self.runner_mount = os.path.join(os.path.expanduser("~"), RUNNER_DIR)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def __enter__(self) -> SimulatedFleet:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        os.makedirs(self.base_dir, exist_ok=True)
+        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "appspec-fleet", "-f", self.client_key)
+        open(self.known_hosts, "w").close()
+        if os.geteuid() == 0:
+            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
+        remove_stale()
+        if self.mode == "netns":
+            self._make_bridge()
+        for _ in range(self.count):
+            self.add_host()
+        if self.with_haproxy:
+            self._start_haproxy()
+
+    def stop(self) -> None:
+        """Kill every process of every host, HAProxy; remove namespaces, the bridge, our directory."""
+        for host in self.hosts:
+            self._kill_host_processes(host)
+            _unregister(host.sshd)
+        if self.haproxy is not None and self.haproxy.poll() is None:
+            self.haproxy.terminate()
+            try:
+                self.haproxy.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.haproxy.kill()
+                self.haproxy.wait()
+        _unregister(self.haproxy)
+        for host in self.hosts:
+            if host.namespace:
+                subprocess.run(["ip", "netns", "del", host.namespace], capture_output=True)
+        if self.bridge:
+            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+            self.bridge = None
+        self.hosts = []
+        if self.own_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    # -- network -----------------------------------------------------------------------------------------
+    def _make_bridge(self) -> None:
+        used = set(
+            re.findall(
+                rf"inet {re.escape(SUBNET_PREFIX)}\.(\d+)\.",
+                subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True).stdout,
+            )
+        )
+        third = next(n for n in range(256) if str(n) not in used)
+        self.subnet = f"{SUBNET_PREFIX}.{third}"
+        self.bridge = f"asfb-{self.tag}"
+        _run("ip", "link", "add", self.bridge, "type", "bridge")
+        _run("ip", "addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
+        _run("ip", "link", "set", self.bridge, "up")
+
+    def _address(self, index: int) -> str:
+        return f"{self.subnet}.{10 + index}" if self.mode == "netns" else f"127.0.1.{index}"
+
+    # -- hosts -------------------------------------------------------------------------------------------
+    def add_host(self, in_load_balancer: bool = True) -> SimulatedHost:
+        """Create and start one more host (h1, h2, ...); with HAProxy running, add it as a drained server
+        (like an instance that joins the target group at its first AllowTraffic)."""
+        index = len(self.hosts) + 1
+        name, address = f"h{index}", self._address(index)
+        directory = os.path.join(self.base_dir, name)
+        for sub in ("opt", "backups", "runner"):
+            os.makedirs(os.path.join(directory, sub), exist_ok=True)
+        environment = {
+            MARKER: f"{self.tag}/{name}",
+            "APP_HOST": address,
+            "SAMPLE_APP_HOST": address,
+            "APP_PORT": str(self.app_port),
+        }
+        if self.check_interval != 5:  # the hook's own probe, as fast as HAProxy's
+            environment.update(
+                HEALTH_INTERVAL=f"{self.check_interval:g}",
+                HEALTH_TIMEOUT=f"{min(2.0, self.check_interval):g}",
+            )
+        environment.update(self.environment)
+        port = 22 if self.mode == "netns" else 2222
+        spec = HostSpec(
+            name,
+            address,
+            port=port,
+            user=_user(),
+            key=self.client_key,
+            lb_server=name,
+            environment=environment,
+        )
+        namespace = None
+        if self.mode == "netns":
+            namespace = f"asf-{self.tag}-{name}"
+            self._make_namespace(namespace, index, address)
+        else:
+            environment["BACKUP_DIR"] = os.path.join(directory, "backups")
+            spec = replace(
+                spec,
+                root=os.path.join(directory, "opt", "codedeploy-agent", "deployment-root"),
+                install_root=directory,
+            )
+        host = SimulatedHost(name, address, directory, namespace, spec)
+        self.hosts.append(host)
+        self._start_sshd(host)
+        if in_load_balancer and self.haproxy is not None:
+            lb = self.load_balancer()
+            for command in (
+                f"add server {BACKEND}/{name} {address}:{self.app_port} check inter "
+                f"{int(self.check_interval * 1000)} fall {self.fall} rise {self.rise}",
+                f"enable health {BACKEND}/{name}",
+                f"set server {BACKEND}/{name} state drain",  # in service only after AllowTraffic
+                f"set server {BACKEND}/{name} health down",  # and `rise` good checks
+            ):
+                lb.command(command)
+        return host
+
+    def _make_namespace(self, namespace: str, index: int, address: str) -> None:
+        veth = f"asv{self.tag.replace('-', '')}h{index}"[:15]
+        _run("ip", "netns", "add", namespace)
+        _run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", namespace)
+        _run("ip", "link", "set", veth, "master", self.bridge or "", "up")
+        _run("ip", "-n", namespace, "addr", "add", f"{address}/24", "dev", "eth0")
+        _run("ip", "-n", namespace, "link", "set", "eth0", "up")
+        _run("ip", "-n", namespace, "link", "set", "lo", "up")
+
+    def _start_sshd(self, host: SimulatedHost) -> None:
+        directory = host.directory
+        key = os.path.join(directory, "ssh_host_ed25519_key")
+        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", key)
+        shutil.copy(self.client_key + ".pub", os.path.join(directory, "authorized_keys"))
+        config = os.path.join(directory, "sshd_config")
+        with open(config, "w") as handle:
+            handle.write(sshd_config(host, key, os.path.join(directory, "authorized_keys")))
+        with open(key + ".pub") as public, open(self.known_hosts, "a") as known:
+            entry = host.address if host.spec.port in (None, 22) else f"[{host.address}]:{host.spec.port}"
+            known.write(f"{entry} {' '.join(public.read().split()[:2])}\n")
+        sshd = binary("sshd") or "sshd"
+        command = [sshd, "-D", "-e", "-f", config]
+        if host.namespace:  # its own /opt, /var/backups and runner directory: a mount namespace
+            mounts = [
+                (os.path.join(directory, "opt"), "/opt"),
+                (os.path.join(directory, "runner"), self.runner_mount),
+            ]
+            rc = os.path.join(os.path.expanduser("~"), ".bashrc")
+            if os.path.isfile(rc):  # a bare host's shell, not this machine's (pyenv init: ~80 ms a command)
+                with open(os.path.join(directory, "bashrc"), "w") as handle:
+                    handle.write(bare_bashrc())
+                mounts.append((os.path.join(directory, "bashrc"), rc))
+            if os.path.isdir("/var/backups"):
+                mounts.append((os.path.join(directory, "backups"), "/var/backups"))
+            os.makedirs(self.runner_mount, exist_ok=True)  # the mount point, empty on this machine
+            script = " && ".join(f"mount --bind {shlex.quote(a)} {shlex.quote(b)}" for a, b in mounts)
+            command = [
+                "ip",
+                "netns",
+                "exec",
+                host.namespace,
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                f'{script} && exec "$@"',
+                "sh",
+                *command,
+            ]
+        host.sshd = _spawn(command, os.path.join(directory, "sshd.log"))
+        _wait_port(
+            host.address,
+            host.spec.port or 22,
+            15,
+            host.sshd,
+            f"sshd of {host.name} (see {directory}/sshd.log)",
+        )
+
+    def host(self, name: str) -> SimulatedHost:
+        return next(h for h in self.hosts if h.name == name)
+
+    def host_pids(self, name: str) -> List[int]:
+        host = self.host(name)
+        if host.namespace:
+            listing = subprocess.run(["ip", "netns", "pids", host.namespace], capture_output=True, text=True)
+            return [int(p) for p in listing.stdout.split()]
+        pids = [pid for pid, value in _marked() if value == f"{self.tag}/{name}"]
+        return pids + ([host.sshd.pid] if host.sshd and host.sshd.poll() is None else [])
+
+    def _kill_host_processes(self, host: SimulatedHost) -> None:
+        if host.sshd is not None and host.sshd.poll() is None:
+            _kill_all([host.sshd.pid])
+        _kill_all(self.host_pids(host.name))
+        if host.sshd is not None:
+            host.sshd.wait(timeout=10)
+
+    def kill_host(self, name: str) -> None:
+        """The host vanishes: sshd, the runner, the hooks and the app die at once (SIGKILL)."""
+        self._kill_host_processes(self.host(name))
+
+    def app_pid(self, name: str) -> Optional[int]:
+        try:
+            with open(os.path.join(self.host(name).app_dir, "run", "sample-app.pid")) as handle:
+                pid = int(handle.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if _alive(pid) else None
+
+    def kill_app(self, name: str) -> Optional[int]:
+        """Stop the host's app abruptly (SIGKILL), as a crash would; its pid, or None if none ran."""
+        pid = self.app_pid(name)
+        if pid is not None:
+            _kill_all([pid])
+        return pid
+
+    # -- what the controller uses ------------------------------------------------------------------------
+    @property
+    def specs(self) -> List[HostSpec]:
+        return [host.spec for host in self.hosts]
+
+    def transport(self, name: str, **options: object) -> SshTransport:
+        return SshTransport(self.host(name).spec, known_hosts=self.known_hosts, **options)  # type: ignore[arg-type]
+
+    def load_balancer(self) -> HaproxyLoadBalancer:
+        return HaproxyLoadBalancer(self.haproxy_socket, BACKEND)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.haproxy_port}/"
+
+    def group_document(self, **settings: object) -> Dict[str, object]:
+        """The deployment group file's content for these hosts (schema: agent_shim.fleet.group)."""
+        hosts = []
+        for spec in self.specs:
+            entry: Dict[str, object] = dict(name=spec.name, host=spec.address, port=spec.port, user=spec.user)
+            entry.update(
+                key=spec.key, lb_server=spec.lb_server, root=spec.root, install_root=spec.install_root
+            )
+            hosts.append({k: v for k, v in entry.items() if v is not None})
+            hosts[-1]["environment"] = dict(spec.environment)
+        document: Dict[str, object] = {
+            "application": "sample-app",
+            "deployment_group": "simulated",
+            "hosts": hosts,
+            "health_check": {
+                "path": "/health",
+                "interval": self.check_interval,
+                "timeout": min(2.0, self.check_interval),
+                "healthy_threshold": self.rise,
+                "unhealthy_threshold": self.fall,
+            },
+            "ssh": {"known_hosts": self.known_hosts},
+            "history": os.path.join(self.base_dir, "history.sqlite"),
+        }
+        if self.haproxy is not None:
+            document["load_balancer"] = {"type": "haproxy", "socket": self.haproxy_socket, "backend": BACKEND}
+        document.update(settings)
+        return document
+
+    def write_group_file(self, path: Optional[str] = None, **settings: object) -> str:
+        import yaml
+
+        path = path or os.path.join(self.base_dir, "group.yml")
+        with open(path, "w") as handle:
+            handle.write(
+                f"# simulated fleet of {len(self.hosts)} hosts ({self.mode}), written by agent_shim.fleet.simulated\n"
+            )
+            yaml.safe_dump(self.group_document(**settings), handle, sort_keys=False)
+        return path
+
+    def _start_haproxy(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.haproxy_port = probe.getsockname()[1]
+        config = os.path.join(self.base_dir, "haproxy.cfg")
+        with open(config, "w") as handle:
+            handle.write(haproxy_config(self))
+        command = [binary("haproxy") or "haproxy", "-db", "-f", config]
+        self.haproxy = _spawn(command, os.path.join(self.base_dir, "haproxy.log"))
+        _wait_port("127.0.0.1", self.haproxy_port, 10, self.haproxy, "haproxy (see haproxy.log)")
+
+
+def bare_bashrc() -> str:
+    """The shell start-up of a simulated host: nothing, or where python3 is if the default PATH has none."""
+    if shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin"):
+        return "# simulated host: a bare shell\n"
+    return f'export PATH="{os.path.dirname(os.path.realpath(sys.executable))}:$PATH"\n'
+
+
+def _user() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+SSHD_CONFIG = """\
+ListenAddress {address}
+Port {port}
+HostKey {host_key}
+AuthorizedKeysFile {authorized_keys}
+PidFile {directory}/sshd.pid
+# a test daemon: root by key only, no PAM, files under a temporary folder
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PrintMotd no
+LogLevel ERROR
+MaxStartups 100:30:200
+MaxSessions 50
+Subsystem sftp internal-sftp
+"""
+
+HAPROXY_CONFIG = """\
+global
+    stats socket {socket} mode 600 level admin
+    stats timeout 30s
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout check 2s
+frontend web
+    bind 127.0.0.1:{port}
+    default_backend {backend}
+backend {backend}
+    balance roundrobin
+    option httpchk GET /health
+    http-check expect status 200
+    default-server inter {inter}ms fall {fall} rise {rise}
+"""
+
+
+def sshd_config(host: SimulatedHost, host_key: str, authorized_keys: str) -> str:
+    return SSHD_CONFIG.format(
+        address=host.address, port=host.spec.port, host_key=host_key, authorized_keys=authorized_keys,
+        directory=host.directory,
+    )  # fmt: skip
+
+
+def haproxy_config(fleet: SimulatedFleet) -> str:
+    head = HAPROXY_CONFIG.format(
+        socket=fleet.haproxy_socket, port=fleet.haproxy_port, backend=BACKEND,
+        inter=int(fleet.check_interval * 1000), fall=fleet.fall, rise=fleet.rise,
+    )  # fmt: skip
+    return head + "".join(f"    server {h.name} {h.address}:{fleet.app_port} check\n" for h in fleet.hosts)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """The demo: start the fleet, write its group file, wait for Ctrl-C, tear everything down."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m agent_shim.fleet.simulated", description=main.__doc__)
+    parser.add_argument("--hosts", type=int, default=4, help="number of simulated hosts (default 4)")
+    parser.add_argument(
+        "--dir", help="folder for the hosts' files (default: a new temporary one, removed at exit)"
+    )
+    parser.add_argument("--port", type=int, default=8080, help="the app's port on every host (default 8080)")
+    parser.add_argument("--seed-checks", action="store_true", help="the seed's 5 s check interval, not 0.5 s")
+    args = parser.parse_args(argv)
+    stop = []
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stop.append(1))
+    fleet = SimulatedFleet(
+        args.hosts, args.dir, app_port=args.port, check_interval=5 if args.seed_checks else 0.5
+    )
+    with fleet:
+        group_file = fleet.write_group_file()
+        print(f"{len(fleet.hosts)} simulated hosts ({fleet.mode}); HAProxy at {fleet.url}", flush=True)
+        if fleet.fallback_reason and fleet.mode == "loopback":
+            print(f"  loopback fallback: {fleet.fallback_reason}")
+        for host in fleet.hosts:
+            print(
+                f"  {host.name}  ssh {host.spec.user}@{host.address} -p {host.spec.port} -i {fleet.client_key}  files {host.directory}"
+            )
+        print(f"\ngroup file {group_file}:\n")
+        with open(group_file) as handle:
+            print(handle.read())
+        print(f"deploy:  appspec deploy --group {group_file} --bundle sample_app")
+        print(f"watch:   curl {fleet.url}   (HAProxy runtime API: {fleet.haproxy_socket})")
+        print("stop:    Ctrl-C (removes the hosts, namespaces and files)", flush=True)
+        while not stop:
+            time.sleep(0.2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,441 @@
+"""One host over SSH with fabric: upload the runner and the revision (skipped when the same sha256 is
+there), run `python3 RUNNER deploy ... --format jsonl` and turn its JSON lines into `HostEvent`s as they
+arrive.
+
+Host keys are checked by default: keys come from ~/.ssh/known_hosts, the host's `UserKnownHostsFile`
+(ssh_config) and the `known_hosts` file given; an unknown host is refused (paramiko's RejectPolicy, where
+fabric alone would accept any key). `host_key_policy="accept-new"` trusts a first-seen key and records
+it in `known_hosts`, like OpenSSH's `StrictHostKeyChecking accept-new`; a changed key is always refused.
+
+Every word sent to the remote shell goes through `shlex.quote`. A host failure (SSH error, the host
+vanishing mid-deploy, a timeout) is a Failed `HostOutcome` with a one-line reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shlex
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+
+from agent_shim.fleet.contracts import (
+    FAILED,
+    IN_PROGRESS,
+    SUCCEEDED,
+    EventSink,
+    HostEvent,
+    HostOutcome,
+    HostSpec,
+)
+
+RUNNER_DIR = ".appspec-runner"  # under the login user's home
+PID_MARKER = "appspec-runner-pid "
+STDERR_LINES = 20
+KILL_TIMEOUT = 5.0  # for stopping a runner that ran out of time
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+
+
+class TransportError(Exception):
+    """An SSH failure while preparing a host (upload, a command): the message is one line with the host."""
+
+
+@dataclass
+class CommandResult:
+    exited: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exited == 0
+
+
+def describe_ssh_error(exc: BaseException) -> str:
+    """A one-line reason for an SSH or network failure."""
+    import paramiko
+
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return f"host key mismatch for {exc.hostname}: refusing to connect (check known_hosts)"
+    if isinstance(exc, paramiko.AuthenticationException):
+        return f"authentication failed ({exc})"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "connection timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is sshd running?)"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the address ({exc.strerror})"
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        return "connection refused or unreachable"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "not found in known_hosts" in text:
+        return f"{text}: add its key to known_hosts (ssh-keyscan) or use host_key_policy accept-new"
+    return text
+
+
+class SshTransport:
+    """`HostTransport` over SSH for one `HostSpec`; the connection opens on first use."""
+
+    def __init__(
+        self,
+        spec: HostSpec,
+        *,
+        known_hosts: Optional[str] = None,
+        host_key_policy: str = "reject",
+        ssh_config: Optional[str] = None,
+        connect_timeout: float = 10.0,
+        runner_dir: str = RUNNER_DIR,
+        python: str = "python3",
+        upload_timeout: float = 600.0,
+    ) -> None:
+        if host_key_policy not in ("reject", "accept-new"):
+            raise ValueError(f"host_key_policy {host_key_policy!r}: use reject or accept-new")
+        self.spec = spec
+        self.known_hosts = known_hosts
+        self.host_key_policy = host_key_policy
+        self.ssh_config = ssh_config
+        self.connect_timeout = connect_timeout
+        self.runner_dir = runner_dir
+        self.python = python
+        self.upload_timeout = upload_timeout
+        self._connection: Any = None
+        self._home: Optional[str] = None
+
+    # -- connection ------------------------------------------------------------------------------------
+    @property
+    def where(self) -> str:
+        return f"{self.spec.name} ({self.spec.address}{':' + str(self.spec.port) if self.spec.port else ''})"
+
+    def _connect(self) -> Any:
+        if self._connection is not None and self._connection.is_connected:
+            return self._connection
+        import fabric
+        import paramiko
+
+        config = fabric.Config(runtime_ssh_path=self.ssh_config) if self.ssh_config else fabric.Config()
+        connect_kwargs: Dict[str, Any] = {}
+        if self.spec.key:
+            connect_kwargs["key_filename"] = os.path.expanduser(self.spec.key)
+        connection = fabric.Connection(
+            host=self.spec.address,
+            port=self.spec.port,
+            user=self.spec.user,
+            config=config,
+            connect_timeout=self.connect_timeout,
+            connect_kwargs=connect_kwargs,
+        )
+        client = connection.client
+        try:
+            client.load_system_host_keys()
+        except (OSError, paramiko.SSHException):
+            pass  # no readable ~/.ssh/known_hosts
+        for path in connection.ssh_config.get("userknownhostsfile", "").split():
+            if os.path.exists(os.path.expanduser(path)):
+                client.load_host_keys(os.path.expanduser(path))
+        if self.known_hosts:
+            if not os.path.exists(self.known_hosts) and self.host_key_policy == "accept-new":
+                open(self.known_hosts, "a").close()
+            client.load_host_keys(self.known_hosts)  # also where accept-new records first-seen keys
+        policy = paramiko.AutoAddPolicy() if self.host_key_policy == "accept-new" else paramiko.RejectPolicy()
+        client.set_missing_host_key_policy(policy)
+        connection.open()
+        connection.transport.set_keepalive(15)
+        try:  # many small messages each way: Nagle + delayed ACK would add ~40 ms to each
+            connection.transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (AttributeError, OSError):
+            pass  # a gateway's channel or a ProxyCommand, not a TCP socket
+        self._connection = connection
+        return connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except Exception:  # closing a dead connection must not hide the outcome
+                pass
+            self._connection = None
+
+    @contextlib.contextmanager
+    def _watchdog(self, seconds: float) -> Iterator[None]:
+        """Bound what paramiko may wait for without a timeout of its own (a channel request to a host
+        whose network vanished without a reset): past `seconds`, the connection is closed under it."""
+        timer = threading.Timer(seconds, self._abort)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def _abort(self) -> None:
+        connection = self._connection
+        if connection is not None:
+            try:
+                connection.client.close()
+            except Exception:  # the point is to unblock the waiting thread, whatever state it is in
+                pass
+
+    def _fail(self, action: str, exc: BaseException) -> TransportError:
+        self.close()
+        return TransportError(f"ssh {self.where}: {action}: {describe_ssh_error(exc)}")
+
+    # -- commands --------------------------------------------------------------------------------------
+    def run(self, command: Union[str, Sequence[str]], timeout: float = 60.0) -> CommandResult:
+        """Run a command on the host (a list is quoted word by word) and collect its output; raises
+        `TransportError` on an SSH failure or a timeout."""
+        text = command if isinstance(command, str) else " ".join(shlex.quote(word) for word in command)
+        try:
+            connected = self._connection is not None and self._connection.is_connected
+            with self._watchdog(timeout + (0 if connected else self.connect_timeout)):
+                channel = self._connect().create_session()
+                channel.settimeout(timeout)
+                channel.exec_command(text)
+                stdout = channel.makefile("rb").read()
+                stderr = channel.makefile_stderr("rb").read()
+                exited = channel.recv_exit_status()
+                channel.close()
+        except Exception as exc:
+            raise self._fail(f"running {text[:60]!r}", exc) from None
+        return CommandResult(exited, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"))
+
+    def home(self) -> str:
+        if self._home is None:
+            try:
+                self._home = self._connect().sftp().normalize(".")
+            except Exception as exc:
+                raise self._fail("finding the home directory", exc) from None
+        return self._home
+
+    def remote_dir(self) -> str:
+        return self.runner_dir if self.runner_dir.startswith("/") else f"{self.home()}/{self.runner_dir}"
+
+    def remote_checksum(self, path: str) -> Optional[str]:
+        quoted = shlex.quote(path)
+        result = self.run(f"sha256sum -- {quoted} 2>/dev/null || shasum -a 256 -- {quoted} 2>/dev/null")
+        words = result.stdout.split()
+        return words[0] if result.ok and words else None
+
+    def _upload(self, local: str, remote: str, checksum: str) -> str:
+        if self.remote_checksum(remote) == checksum:
+            return remote
+        directory = remote.rsplit("/", 1)[0]
+        made = self.run(["mkdir", "-p", "-m", "700", "--", directory])
+        if not made.ok:
+            raise TransportError(f"ssh {self.where}: mkdir {directory}: {made.stderr.strip()[:200]}")
+        partial = f"{remote}.{os.getpid()}.{time.monotonic_ns()}.part"
+        try:
+            with self._watchdog(self.upload_timeout):
+                sftp = self._connect().sftp()
+                sftp.put(local, partial)
+                sftp.posix_rename(partial, remote)  # atomic: a file named by its checksum is always whole
+        except Exception as exc:
+            raise self._fail(f"uploading {os.path.basename(local)}", exc) from None
+        uploaded = self.remote_checksum(remote)
+        if uploaded != checksum:
+            raise TransportError(
+                f"ssh {self.where}: {remote} has sha256 {uploaded} after upload, not {checksum}"
+            )
+        return remote
+
+    def ensure_runner(self, zipapp_path: str, checksum: str) -> str:
+        return self._upload(zipapp_path, f"{self.remote_dir()}/runner-{checksum[:16]}.pyz", checksum)
+
+    def upload_revision(self, bundle_path: str, checksum: str) -> str:
+        suffix = next((s for s in ARCHIVE_SUFFIXES if bundle_path.lower().endswith(s)), None)
+        if suffix is None:
+            raise TransportError(
+                f"ssh {self.where}: {bundle_path} is not a .zip, .tar or .tgz archive; bundle the revision first"
+            )
+        return self._upload(bundle_path, f"{self.remote_dir()}/revisions/{checksum}{suffix}", checksum)
+
+    def runner_command(self, runner_path: str, arguments: Sequence[str]) -> str:
+        """The remote shell line: report the runner's pid, then exec it with the host's environment."""
+        words: List[str] = ["exec"]
+        if self.spec.environment:
+            words.append("env")
+            for name, value in sorted(self.spec.environment.items()):
+                if not ENV_NAME.match(name):
+                    raise ValueError(
+                        f"host {self.spec.name}: environment name {name!r} is not a valid variable name"
+                    )
+                words.append(shlex.quote(f"{name}={value}"))
+        words += [
+            shlex.quote(w) for w in (self.python, runner_path, "deploy", *arguments, "--format", "jsonl")
+        ]
+        return f"echo {PID_MARKER}$$; " + " ".join(words)
+
+    # -- the deployment ----------------------------------------------------------------------------------
+    def run_deployment(
+        self, runner_path: str, arguments: Sequence[str], on_event: EventSink, timeout: float
+    ) -> HostOutcome:
+        with self._watchdog(timeout + self.connect_timeout + KILL_TIMEOUT + 5):
+            return self._run_deployment(runner_path, arguments, on_event, timeout)
+
+    def _run_deployment(
+        self, runner_path: str, arguments: Sequence[str], on_event: EventSink, timeout: float
+    ) -> HostOutcome:
+        stream = RunnerStream(self.spec.name, on_event)
+        outcome = HostOutcome(self.spec.name, FAILED, started=time.time())
+        deadline = time.monotonic() + timeout
+        try:
+            command = self.runner_command(runner_path, arguments)
+            channel = self._connect().create_session()
+            channel.settimeout(0.25)
+            channel.exec_command(command)
+        except Exception as exc:
+            outcome.reason = f"ssh {self.where}: {describe_ssh_error(exc)}"
+            self.close()
+            return stream.finish(outcome)
+        try:
+            while True:
+                if time.monotonic() >= deadline:
+                    self._kill_runner(stream.pid)
+                    outcome.reason = f"timed out after {timeout:g}s{stream.during()}; the runner was stopped"
+                    return stream.finish(outcome)
+                while channel.recv_stderr_ready():
+                    stream.feed_stderr(channel.recv_stderr(65536))
+                try:
+                    data = channel.recv(65536)
+                except socket.timeout:
+                    continue
+                if not data:
+                    break
+                stream.feed(data)
+            while channel.recv_stderr_ready():
+                stream.feed_stderr(channel.recv_stderr(65536))
+            exited = (
+                channel.recv_exit_status()
+                if channel.status_event.wait(max(0.0, deadline - time.monotonic()))
+                else -1
+            )
+        except Exception as exc:
+            outcome.reason = f"ssh {self.where}: connection lost{stream.during()}: {describe_ssh_error(exc)}"
+            self.close()
+            return stream.finish(outcome)
+        finally:
+            stream.flush()
+        if stream.result is None:
+            if exited == -1:
+                outcome.reason = f"ssh {self.where}: connection lost{stream.during()} (no exit status)"
+                self.close()
+            else:
+                detail = stream.stderr_tail[-1] if stream.stderr_tail else "no output"
+                outcome.reason = (
+                    f"runner exited with code {exited} without a result{stream.during()}: {detail}"
+                )
+        return stream.finish(outcome)
+
+    def _kill_runner(self, pid: Optional[int]) -> None:
+        """Stop a runner that ran out of time: SIGTERM to its process group (sshd made it a session
+        leader); hook scripts in their own groups are left, as the agent leaves them on a restart."""
+        try:
+            if pid is not None:
+                self.run(
+                    f"kill -TERM -- -{int(pid)} 2>/dev/null || kill -TERM {int(pid)}", timeout=KILL_TIMEOUT
+                )
+        except TransportError:
+            pass
+        self.close()
+
+
+class RunnerStream:
+    """The runner's stdout, split into JSON lines: `event-start` and `event` go to the sink as they come
+    (a start as an InProgress `HostEvent`), `result` is kept for the outcome."""
+
+    def __init__(self, host: str, on_event: EventSink) -> None:
+        self.host = host
+        self.on_event = on_event
+        self.buffer = b""
+        self.error_buffer = b""
+        self.events: List[HostEvent] = []
+        self.current: Optional[str] = None
+        self.result: Optional[Dict[str, Any]] = None
+        self.pid: Optional[int] = None
+        self.stderr_tail: List[str] = []
+        self.other: List[str] = []
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            self.line(line.decode("utf-8", "replace").strip())
+
+    def feed_stderr(self, data: bytes) -> None:
+        self.error_buffer += data
+        *lines, self.error_buffer = self.error_buffer.split(b"\n")
+        for line in lines:
+            if line.strip():
+                self.stderr_tail = (self.stderr_tail + [line.decode("utf-8", "replace").strip()])[
+                    -STDERR_LINES:
+                ]
+
+    def flush(self) -> None:
+        if self.buffer.strip():
+            self.line(self.buffer.decode("utf-8", "replace").strip())
+        self.buffer = b""
+        self.feed_stderr(b"\n")
+
+    def during(self) -> str:
+        return f" during {self.current}" if self.current else ""
+
+    def line(self, text: str) -> None:
+        if text.startswith(PID_MARKER):
+            self.pid = int(text[len(PID_MARKER) :]) if text[len(PID_MARKER) :].isdigit() else None
+            return
+        try:
+            record = json.loads(text)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            if text:
+                self.other = (self.other + [text])[-STDERR_LINES:]
+            return
+        kind = record.get("type")
+        if kind == "event-start":
+            self.current = str(record.get("event", ""))
+            started = float(record.get("time") or time.time())
+            self.on_event(HostEvent(self.host, self.current, IN_PROGRESS, started, 0.0))
+        elif kind == "event":
+            event = host_event(self.host, record)
+            self.current = None
+            self.events.append(event)
+            self.on_event(event)
+        elif kind == "result":
+            self.result = record
+
+    def finish(self, outcome: HostOutcome) -> HostOutcome:
+        outcome.events = list(self.events)
+        outcome.duration = time.time() - outcome.started
+        if self.result is not None:
+            result = self.result
+            outcome.status = SUCCEEDED if result.get("status") == SUCCEEDED else FAILED
+            outcome.host_deployment_id = str(result.get("deployment_id") or "")
+            failed = next((e for e in self.events if e.status == FAILED), None)
+            if outcome.status == FAILED:
+                message = str(result.get("message") or "the deployment failed").strip()
+                outcome.reason = message.splitlines()[0] if message else "the deployment failed"
+                outcome.log_tail = failed.log_tail if failed else "\n".join(result.get("lint") or [])
+        elif not outcome.log_tail:
+            outcome.log_tail = "\n".join(self.other + self.stderr_tail)
+        return outcome
+
+
+def host_event(host: str, record: Dict[str, Any]) -> HostEvent:
+    return HostEvent(
+        host=host,
+        event=str(record.get("event", "")),
+        status=str(record.get("status", "")),
+        started=float(record.get("started") or 0.0),
+        duration=float(record.get("duration") or 0.0),
+        error_code=int(record.get("error_code") or 0),
+        error_name=str(record.get("error_name") or ""),
+        script_name=str(record.get("script_name") or ""),
+        message=str(record.get("message") or ""),
+        log_tail=str(record.get("log_tail") or ""),
+    )

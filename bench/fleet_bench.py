@@ -1,0 +1,149 @@
+"""Fleet deployment benchmark: 20 simulated hosts (real sshd in network namespaces), hooks that take a
+fixed time, the real controller over SSH.
+
+Prints, measured side by side in one run:
+  AllAtOnce on 20 hosts vs one host (target <= 2x): what parallelism costs the controller;
+  HalfAtATime on 20 hosts vs two one-host batches (target <= 1.15x): the rolling window's overhead;
+  the controller's CPU time and peak memory per host (resource.getrusage of this process).
+
+Needs root, sshd and ip (see docs/fleet-testing.md). Run: python3 bench/fleet_bench.py [--hosts 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from agent_shim.fleet.contracts import SUCCEEDED  # noqa: E402
+from agent_shim.fleet.controller import Controller, prepare_revision  # noqa: E402
+from agent_shim.fleet.group import load_group  # noqa: E402
+from agent_shim.fleet.history import History  # noqa: E402
+from agent_shim.fleet.lb import NoLoadBalancer  # noqa: E402
+from agent_shim.fleet.runner import build_runner  # noqa: E402
+from agent_shim.fleet.simulated import SimulatedFleet  # noqa: E402
+from agent_shim.fleet.transport_ssh import SshTransport  # noqa: E402
+
+
+def revision(directory: str, hook_seconds: float) -> str:
+    """Two hooks that each sleep `hook_seconds`, and one small file to install."""
+    os.makedirs(os.path.join(directory, "scripts"))
+    os.makedirs(os.path.join(directory, "site"))
+    with open(os.path.join(directory, "site", "index.html"), "w") as handle:
+        handle.write("hello\n")
+    for event in ("BeforeInstall", "ApplicationStart"):
+        path = os.path.join(directory, "scripts", f"{event}.sh")
+        with open(path, "w") as handle:
+            handle.write(f"#!/bin/sh\nsleep {hook_seconds}\n")
+        os.chmod(path, 0o755)
+    with open(os.path.join(directory, "appspec.yml"), "w") as handle:
+        handle.write(
+            "version: 0.0\nos: linux\nfiles:\n  - source: site\n    destination: /opt/bench-site\n"
+            "file_exists_behavior: OVERWRITE\nhooks:\n"
+            "  BeforeInstall:\n    - location: scripts/BeforeInstall.sh\n"
+            "  ApplicationStart:\n    - location: scripts/ApplicationStart.sh\n"
+        )
+    return directory
+
+
+def deploy(fleet: SimulatedFleet, config: str, hosts, runner, bundle: str, scratch: str, label: str):
+    """One deployment of `bundle` to `hosts` with `config`; (wall seconds, CPU seconds, deployment)."""
+    group_file = fleet.write_group_file(
+        os.path.join(scratch, f"{label}.yml"),
+        deployment_config=config,
+        max_parallel_ssh=len(fleet.hosts),
+        history=os.path.join(scratch, f"{label}.sqlite"),
+    )
+    group = load_group(group_file)
+    group.hosts = [h for h in group.hosts if h.name in hosts]
+    history = History(group.history_path)
+    prepared = prepare_revision(bundle, None, history)
+
+    def transport_for(spec):
+        return SshTransport(spec, known_hosts=group.ssh.known_hosts)
+
+    controller = Controller(group, history, transport_for, NoLoadBalancer(), runner=runner)
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.monotonic()
+    run = controller.deploy(prepared)
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    history.close()
+    failed = {n: o.reason for n, o in run.deployment.hosts.items() if o.status != SUCCEEDED}
+    if failed:
+        raise SystemExit(f"{label}: hosts failed: {failed}")
+    return wall, (after.ru_utime + after.ru_stime) - (cpu.ru_utime + cpu.ru_stime), run.deployment
+
+
+def machine_cpu() -> float:
+    """CPU seconds this whole machine has used (every process), from /proc/stat."""
+    with open("/proc/stat") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument(
+        "--hook-seconds", type=float, default=1.0, help="each of the two hooks sleeps this long"
+    )
+    args = parser.parse_args(argv)
+    scratch = tempfile.mkdtemp(prefix="fleet-bench-")
+    bundle = revision(os.path.join(scratch, "revision"), args.hook_seconds)
+    runner = build_runner(os.path.join(scratch, "runner"))
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    with SimulatedFleet(args.hosts, with_haproxy=False) as fleet:
+        print(
+            f"{args.hosts} simulated hosts ({fleet.mode}) up in {time.monotonic() - started:.1f}s; "
+            f"hooks sleep 2 x {args.hook_seconds:g}s"
+        )
+        names = [h.name for h in fleet.hosts]
+        # warm-up: the runner and the revision reach every host once, so every timing below skips uploads
+        deploy(fleet, "CodeDeployDefault.AllAtOnce", names, runner, bundle, scratch, "warmup")
+        one, _, _ = deploy(fleet, "CodeDeployDefault.AllAtOnce", names[:1], runner, bundle, scratch, "one")
+        machine = machine_cpu()
+        every, cpu_all, _ = deploy(
+            fleet, "CodeDeployDefault.AllAtOnce", names, runner, bundle, scratch, "all"
+        )
+        machine = machine_cpu() - machine
+        half_batch, _, _ = deploy(
+            fleet, "CodeDeployDefault.AllAtOnce", names[: len(names) // 2], runner, bundle, scratch, "batch"
+        )
+        half, cpu_half, deployment = deploy(
+            fleet, "CodeDeployDefault.HalfAtATime", names, runner, bundle, scratch, "half"
+        )
+    rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    n = args.hosts
+    print(f"one host:                  {one:6.2f}s")
+    print(f"AllAtOnce, {n} hosts:       {every:6.2f}s  = {every / one:.2f}x one host   (target <= 2x)")
+    print(
+        f"HalfAtATime, {n} hosts:     {half:6.2f}s  = {half / (2 * one):.2f}x two one-host batches (target <= 1.15x)"
+        f"\n                                     = {half / (2 * half_batch):.2f}x two measured {n // 2}-host batches"
+        f" ({half_batch:.2f}s each; {len(deployment.batches)} starts of the rolling window)"
+    )
+    print(
+        f"controller CPU per host:   {1000 * cpu_all / n:6.1f} ms (AllAtOnce), {1000 * cpu_half / n:.1f} ms (HalfAtATime)"
+    )
+    print(
+        f"whole machine CPU per host:{1000 * machine / n:6.1f} ms (AllAtOnce: the simulated hosts' sshd, shells, "
+        f"runners and hooks share this machine's {os.cpu_count()} cores)"
+    )
+    print(
+        f"controller peak memory:    {rss_peak / 1024:6.1f} MiB "
+        f"(+{(rss_peak - rss_before) / 1024 / n:.2f} MiB per host over the start)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""SshTransport against real sshd hosts: uploads skipped by checksum, events streamed as they happen,
+hostile words quoted, and every host failure a Failed outcome with its reason."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+from agent_shim.fleet.contracts import FAILED, IN_PROGRESS, SUCCEEDED, HostSpec
+from agent_shim.fleet.transport_ssh import SshTransport, TransportError
+
+pytestmark = [pytest.mark.fleet, pytest.mark.slow]
+
+HOSTILE = [
+    "a b; rm -rf /",
+    "$(touch /opt/pwned)",
+    "`id`",
+    "'quoted' \"double\"",
+    "semi;colon|pipe&",
+    "*",
+    "~",
+    "",
+]
+
+
+@pytest.fixture
+def hosts(make_fleet):
+    return make_fleet(2, with_haproxy=False)
+
+
+def read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def deploy_args(path: str, spec: HostSpec):
+    """The runner's arguments; a loopback-fallback host has its own roots (namespace hosts their own /opt)."""
+    roots = [w for option, value in (("--root", spec.root), ("--install-root", spec.install_root)) if value
+             for w in (option, value)]  # fmt: skip
+    return ["--bundle", path, "--application", "app", "--deployment-group", "group", *roots]
+
+
+def test_runner_upload_is_skipped_when_the_checksum_is_already_there(hosts, runner_zipapp):
+    transport = hosts.transport("h1")
+    remote = transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum)
+    netns = hosts.mode == "netns"  # the host's runner folder is its own; in the loopback fallback, ours
+    local_copy = (
+        os.path.join(hosts.host("h1").directory, "runner", os.path.basename(remote)) if netns else remote
+    )
+    assert read(local_copy) == read(runner_zipapp.path)
+    os.utime(local_copy, (1_000_000, 1_000_000))
+    assert transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum) == remote
+    assert os.stat(local_copy).st_mtime == 1_000_000  # not uploaded again
+    with open(local_copy, "ab") as handle:
+        handle.write(b"corrupt")
+    transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum)
+    assert read(local_copy) == read(runner_zipapp.path)  # a wrong copy is replaced
+    assert not netns or not os.listdir(os.path.join(hosts.host("h2").directory, "runner"))  # each its own
+    transport.close()
+
+
+def test_events_stream_while_the_deployment_runs(hosts, runner_zipapp, make_bundle):
+    bundle = make_bundle("slow", {"BeforeInstall": "echo before", "ApplicationStart": "sleep 1.5"})
+    transport = hosts.transport("h1")
+    runner = transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum)
+    revision = transport.upload_revision(bundle.path, bundle.checksum)
+    seen = []
+    outcome = transport.run_deployment(
+        runner, deploy_args(revision, transport.spec), lambda e: seen.append((time.time(), e)), 60
+    )
+    finished = time.time()
+    assert outcome.status == SUCCEEDED, outcome.reason
+    assert outcome.host_deployment_id.startswith("d-")
+    done = {e.event: (at, e) for at, e in seen if e.status != IN_PROGRESS}
+    assert done["BeforeInstall"][1].status == SUCCEEDED
+    assert finished - done["BeforeInstall"][0] >= 1.2  # delivered before ApplicationStart's sleep ended
+    assert [e.event for e in outcome.events] == [e.event for _, e in seen if e.status != IN_PROGRESS]
+    assert any(e.event == "ApplicationStart" and e.status == IN_PROGRESS for _, e in seen)
+    transport.close()
+
+
+def test_hostile_words_reach_the_host_unchanged(hosts, runner_zipapp, make_bundle):
+    transport = hosts.transport("h1")
+    result = transport.run(["printf", "%s\\n", *HOSTILE])
+    assert result.ok and result.stdout.split("\n")[:-1] == HOSTILE
+    assert not os.path.exists(os.path.join(hosts.host("h1").directory, "opt", "pwned"))
+
+    bundle = make_bundle(
+        "env", {"AfterInstall": 'printf "%s|%s" "$APPLICATION_NAME" "$ODD" > "$INSTALL_ROOT/opt/seen"'}
+    )
+    odd = "x'; touch /opt/pwned; echo '$(id)"
+    spec = replace(hosts.host("h1").spec, environment={**hosts.host("h1").spec.environment, "ODD": odd})
+    transport = SshTransport(spec, known_hosts=hosts.known_hosts)
+    runner = transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum)
+    revision = transport.upload_revision(bundle.path, bundle.checksum)
+    arguments = deploy_args(revision, spec)
+    arguments[arguments.index("--application") + 1] = HOSTILE[0] + HOSTILE[1]
+    outcome = transport.run_deployment(runner, arguments, lambda e: None, 60)
+    assert outcome.status == SUCCEEDED, outcome.reason
+    with open(os.path.join(hosts.host("h1").directory, "opt", "seen")) as handle:
+        assert handle.read() == f"{HOSTILE[0] + HOSTILE[1]}|{odd}"
+    assert not os.path.exists(os.path.join(hosts.host("h1").directory, "opt", "pwned"))
+    assert not os.path.exists("/opt/pwned")
+    transport.close()
+
+
+def test_a_wrong_key_is_a_failed_outcome_with_the_reason(hosts, runner_zipapp, tmp_path):
+    other = str(tmp_path / "other_key")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other], check=True)
+    spec = replace(hosts.host("h1").spec, key=other)
+    transport = SshTransport(spec, known_hosts=hosts.known_hosts)
+    outcome = transport.run_deployment("/nowhere/runner.pyz", [], lambda e: None, 30)
+    assert outcome.status == FAILED
+    assert "authentication failed" in outcome.reason and "h1" in outcome.reason
+    with pytest.raises(TransportError, match="authentication failed"):
+        transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum)
+
+
+def test_an_unknown_host_key_is_refused_unless_accept_new(hosts, tmp_path):
+    empty = str(tmp_path / "known_hosts")
+    open(empty, "w").close()
+    outcome = SshTransport(hosts.host("h1").spec, known_hosts=empty).run_deployment(
+        "r.pyz", [], lambda e: None, 30
+    )
+    assert outcome.status == FAILED and "known_hosts" in outcome.reason
+    trusting = SshTransport(hosts.host("h1").spec, known_hosts=empty, host_key_policy="accept-new")
+    assert trusting.run(["true"]).ok
+    trusting.close()
+    assert hosts.host("h1").address in read(empty).decode()  # recorded, so the next connection checks it
+
+
+def test_nothing_listening_is_a_failed_outcome(hosts):
+    spec = replace(hosts.host("h1").spec, port=2)
+    outcome = SshTransport(spec, known_hosts=hosts.known_hosts, connect_timeout=3).run_deployment(
+        "r.pyz", [], lambda e: None, 10
+    )
+    assert outcome.status == FAILED and "refused" in outcome.reason
+
+
+def test_a_host_that_vanishes_mid_deploy_is_failed_with_the_reason(hosts, runner_zipapp, make_bundle):
+    bundle = make_bundle("hang", {"ApplicationStart": "sleep 60"})
+    transport = hosts.transport("h1")
+    runner = transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum)
+    revision = transport.upload_revision(bundle.path, bundle.checksum)
+
+    def on_event(event):
+        if event.event == "ApplicationStart" and event.status == IN_PROGRESS:
+            threading.Timer(0.3, hosts.kill_host, ["h1"]).start()
+
+    started = time.monotonic()
+    outcome = transport.run_deployment(runner, deploy_args(revision, transport.spec), on_event, 60)
+    assert outcome.status == FAILED
+    assert "connection lost during ApplicationStart" in outcome.reason, outcome.reason
+    assert time.monotonic() - started < 20
+    assert [e.event for e in outcome.events][-1] == "AfterInstall"
+
+
+def test_a_timeout_fails_the_host_and_stops_its_runner(hosts, runner_zipapp, make_bundle):
+    bundle = make_bundle("hang", {"ApplicationStart": "sleep 60"})
+    transport = hosts.transport("h2")
+    runner = transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum)
+    revision = transport.upload_revision(bundle.path, bundle.checksum)
+    started = time.monotonic()
+    outcome = transport.run_deployment(runner, deploy_args(revision, transport.spec), lambda e: None, 3)
+    assert outcome.status == FAILED
+    assert outcome.reason.startswith("timed out after 3s during ApplicationStart")
+    assert time.monotonic() - started < 10
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and runner_running(hosts, "h2"):
+        time.sleep(0.1)
+    assert not runner_running(hosts, "h2")
+
+
+def runner_running(hosts, name: str) -> bool:
+    for pid in hosts.host_pids(name):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                if b"runner-" in handle.read():
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def test_a_failed_deployment_carries_the_agent_message_and_log_tail(hosts, runner_zipapp, make_bundle):
+    bundle = make_bundle("fails", {"AfterInstall": "echo 'disk on fire' >&2; exit 3"})
+    transport = hosts.transport("h1")
+    runner = transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum)
+    outcome = transport.run_deployment(
+        runner,
+        deploy_args(transport.upload_revision(bundle.path, bundle.checksum), transport.spec),
+        lambda e: None,
+        60,
+    )
+    assert outcome.status == FAILED
+    assert "AfterInstall" in outcome.reason or "exit code 3" in outcome.reason
+    assert "disk on fire" in outcome.log_tail
+    assert outcome.events[-1].event == "AfterInstall" and outcome.events[-1].error_name == "ScriptFailed"
+
+
+def test_an_upload_of_a_directory_is_refused(hosts, tmp_path):
+    with pytest.raises(TransportError, match="not a .zip"):
+        hosts.transport("h1").upload_revision(str(tmp_path), "0" * 64)
+
+
+def test_the_simulated_hosts_see_their_own_opt(hosts):
+    if hosts.mode != "netns":
+        pytest.skip(f"loopback fallback: {hosts.fallback_reason}")
+    for name in ("h1", "h2"):
+        assert hosts.transport(name).run(f"echo {name} > /opt/whoami").ok
+    for name in ("h1", "h2"):
+        assert hosts.transport(name).run("cat /opt/whoami").stdout.strip() == name
+        assert read(os.path.join(hosts.host(name).directory, "opt", "whoami")).decode().strip() == name
+    assert not os.path.exists("/opt/whoami")
+
+
+def test_host_spec_defaults_come_from_ssh_config(hosts, tmp_path):
+    host = hosts.host("h1")
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host web-one\n  HostName {host.address}\n  Port {host.spec.port}\n  User {host.spec.user}\n"
+        f"  IdentityFile {hosts.client_key}\n  UserKnownHostsFile {hosts.known_hosts}\n"
+    )
+    transport = SshTransport(HostSpec("one", "web-one"), ssh_config=str(config))
+    assert transport.run(["echo", "ok"]).stdout == "ok\n"
+    transport.close()
+
+
+def test_a_host_whose_network_vanishes_times_out_instead_of_hanging(hosts, runner_zipapp, make_bundle):
+    if hosts.mode != "netns":
+        pytest.skip(f"needs network namespaces: {hosts.fallback_reason}")
+    bundle = make_bundle("hang", {"ApplicationStart": "sleep 60"})
+    transport = hosts.transport("h1", connect_timeout=2)
+    runner = transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum)
+    revision = transport.upload_revision(bundle.path, bundle.checksum)
+    namespace = hosts.host("h1").namespace
+
+    def on_event(event):  # no reset, no FIN: the link just goes away
+        if event.event == "ApplicationStart" and event.status == IN_PROGRESS:
+            subprocess.run(["ip", "-n", namespace, "link", "set", "eth0", "down"], check=True)
+
+    started = time.monotonic()
+    outcome = transport.run_deployment(runner, deploy_args(revision, transport.spec), on_event, 3)
+    assert outcome.status == FAILED and outcome.reason.startswith(
+        "timed out after 3s during ApplicationStart"
+    )
+    assert time.monotonic() - started < 3 + 5 + 3  # the deployment timeout, then a bounded attempt to stop it
+
+
+def test_the_loopback_fallback_gives_each_host_its_own_roots(make_fleet, runner_zipapp, make_bundle):
+    fleet = make_fleet(2, namespaces=False, with_haproxy=False)
+    assert fleet.mode == "loopback" and [h.address for h in fleet.hosts] == ["127.0.1.1", "127.0.1.2"]
+    bundle = make_bundle("where", {"AfterInstall": 'echo "$APPSPEC_SIMULATED_HOST" > "$INSTALL_ROOT/where"'})
+    for host in fleet.hosts:
+        transport = fleet.transport(host.name)
+        runner = transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum)
+        revision = transport.upload_revision(bundle.path, bundle.checksum)
+        outcome = transport.run_deployment(runner, deploy_args(revision, host.spec), lambda e: None, 60)
+        assert outcome.status == SUCCEEDED, outcome.reason
+        assert read(os.path.join(host.directory, "where")).decode().strip().endswith(f"/{host.name}")
+        assert os.path.isdir(os.path.join(host.spec.root, "deployment-instructions"))
+        transport.close()
+    pids = [pid for host in fleet.hosts for pid in fleet.host_pids(host.name)]
+    assert pids  # at least the sshd of each host
+    fleet.stop()
+    assert [pid for pid in pids if os.path.exists(f"/proc/{pid}")] == []
