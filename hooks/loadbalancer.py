@@ -313,7 +313,7 @@ class HAProxyServers:
     ) -> Dict[str, str]:
         answer = haproxy_command(self.address, command)
         for row in parse(answer):
-            if row.get(name_key) == self.server:
+            if row.get(name_key) == self.server and row.get("pxname", backend) == backend:
                 return row
         raise hookkit.LoadBalancerError(
             f"HAProxy has no server {self.server} in backend {backend} ({command}): {answer.strip()[:200]}; "
@@ -321,12 +321,14 @@ class HAProxyServers:
         )
 
     def sessions(self, backend: str) -> Tuple[int, str]:
-        row = self.server_row(f"show stat {backend} 4 -1", backend, parse_stat, "svname")
+        row = self.server_row("show stat -1 4 -1", backend, parse_stat, "svname")
         return int(row.get("scur") or 0), row.get("status", "?")
 
     def state(self, backend: str) -> Tuple[int, int, str]:
         row = self.server_row(f"show servers state {backend}", backend, parse_servers_state, "srv_name")
-        status = self.server_row(f"show stat {backend} 4 -1", backend, parse_stat, "svname")
+        status = self.server_row(
+            "show stat -1 4 -1", backend, parse_stat, "svname"
+        )  # by name: header only on 2.6
         check = "{} {}".format(status.get("status", "?"), status.get("check_status", ""))
         return int(row.get("srv_op_state", -1)), int(row.get("srv_admin_state", 0)), check.strip()
 
