@@ -439,9 +439,10 @@ def install(
     # Ours: find conflicts (DISALLOW, duplicates) before the previous install is removed, so a refused
     # install leaves the running revision's files in place. The agent removes them first.
     pending = [line.strip() for line in cleanup_entries(cleanup_file) if not line.startswith("semanage\0")]
-    generate(archive, appspec, file_exists_behavior, install_root, absent=pending)
+    instructions = generate(archive, appspec, file_exists_behavior, install_root, absent=pending)
     replay_cleanup(cleanup_file)
-    instructions = generate(archive, appspec, file_exists_behavior, install_root)
+    if pending:  # files were removed: generate again against what is really there now
+        instructions = generate(archive, appspec, file_exists_behavior, install_root)
     with open(os.path.join(instructions_dir, f"{group_id}-install.json"), "w", encoding="utf-8") as handle:
         handle.write(instructions.to_json())
     with open(cleanup_file, "w", encoding="utf-8", errors="surrogateescape") as cleanup:
