@@ -39,22 +39,15 @@ from agent_shim.fleet.contracts import (
 from agent_shim.fleet.group import DeploymentGroup
 from agent_shim.fleet.history import History
 from agent_shim.layout import new_deployment_id
+from agent_shim.plan import default_events
 
-# The host's lifecycle around the load balancer's BlockTraffic and AllowTraffic, run as three steps.
+# The host's lifecycle around the load balancer's BlockTraffic and AllowTraffic, run as three steps:
+# BeforeBlockTraffic | AfterBlockTraffic ... BeforeAllowTraffic | AfterAllowTraffic.
+_WITH_LB = default_events(with_load_balancer=True)
 TRAFFIC_STEPS: Tuple[Tuple[str, ...], ...] = (
-    ("BeforeBlockTraffic",),
-    (
-        "AfterBlockTraffic",
-        "ApplicationStop",
-        "DownloadBundle",
-        "BeforeInstall",
-        "Install",
-        "AfterInstall",
-        "ApplicationStart",
-        "ValidateService",
-        "BeforeAllowTraffic",
-    ),
-    ("AfterAllowTraffic",),
+    tuple(_WITH_LB[:1]),
+    tuple(_WITH_LB[1:-1]),
+    tuple(_WITH_LB[-1:]),
 )
 
 ROLLBACK = "codeDeployRollback"
