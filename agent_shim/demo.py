@@ -50,6 +50,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         return 2
     folder = os.path.abspath(args.dir or tempfile.mkdtemp(prefix="appspec-demo-"))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        err.write(f"appspec demo: cannot use {folder}: {exc.strerror}; pass another --dir\n")
+        return 2
     port = free_port(args.port)
     request = DeploymentRequest(
         bundle=str(app),
