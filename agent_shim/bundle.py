@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional
 from urllib.parse import parse_qs, urlparse
 
-from appspec_tools.revision import Revision, clean_name
+from appspec_tools.revision import Revision, clean_name, sniff_archive
 
 COPY_CHUNK = 1024 * 1024
 
@@ -67,21 +67,6 @@ def _type_from_name(name: str) -> Optional[str]:
     return None
 
 
-def sniff_type(path: str) -> Optional[str]:
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(262)
-    except OSError:
-        return None
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return "zip"
-    if head.startswith(b"\x1f\x8b"):
-        return "tgz"
-    if head[257:262] == b"ustar":
-        return "tar"
-    return None
-
-
 def _first(values: Optional[List[str]]) -> Optional[str]:
     return values[0] if values else None
 
@@ -117,7 +102,7 @@ def parse_location(bundle: str, bundle_type: Optional[str] = None) -> BundleLoca
         if bundle_type not in (None, "directory"):
             raise BundleError(f"{bundle}: is a directory, but --type {bundle_type} was given")
         return BundleLocation(bundle, "directory", path=path)
-    kind = bundle_type or _type_from_name(path) or sniff_type(path)
+    kind = bundle_type or _type_from_name(path) or sniff_archive(path)
     if kind is None:
         raise BundleError(f"{bundle}: not a zip, tar or tgz archive; pass --type if the name hides it")
     if kind == "directory":

@@ -60,10 +60,13 @@ ROOT = Entry("", DIR, None)
 
 def is_archive(path: str) -> bool:
     """A zip, tar or tgz bundle, by suffix or, for an existing file, by its magic bytes."""
-    return path.lower().endswith(ARCHIVE_SUFFIXES) or (os.path.isfile(path) and _magic(path) is not None)
+    return path.lower().endswith(ARCHIVE_SUFFIXES) or (
+        os.path.isfile(path) and sniff_archive(path) is not None
+    )
 
 
-def _magic(path: str) -> Optional[str]:
+def sniff_archive(path: str) -> Optional[str]:
+    """The bundle type by magic bytes: "zip", "tgz" (gzip), "tar" (plain, bzip2 or xz), or None."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(262)
@@ -71,6 +74,8 @@ def _magic(path: str) -> Optional[str]:
         return None
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "zip"
+    if head.startswith(b"\x1f\x8b"):
+        return "tgz"
     return "tar" if head.startswith(_COMPRESSED) or head[257:262] == b"ustar" else None
 
 
@@ -460,7 +465,7 @@ def open_revision(path: str) -> Iterator[Revision]:
     elif not os.path.exists(path):
         raise RevisionError(f"{path}: no such file or directory")
     else:
-        magic = _magic(path)
+        magic = sniff_archive(path)
         if magic is None and not path.lower().endswith(ARCHIVE_SUFFIXES):
             raise RevisionError(f"{path}: not a directory or a zip, tar or tgz archive")
         kind = magic or ("zip" if path.lower().endswith(".zip") else "tar")
