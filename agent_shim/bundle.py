@@ -55,9 +55,6 @@ class BundleLocation:
             "BUNDLE_ETAG": self.etag,
         }
 
-    def describe(self) -> str:
-        return self.source
-
 
 def _type_from_name(name: str) -> Optional[str]:
     lowered = name.lower()

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Deque, List, Optional
+from typing import Deque, Optional
 
 LOG_TAIL_CHARS = 2048
 
@@ -66,6 +66,3 @@ class ScriptLog:
         """The most recent messages, under 2048 characters in all: the agent's diagnostic `log`."""
         with self._lock:
             return "".join(self._recent)
-
-    def tail_lines(self, count: int = 20) -> List[str]:
-        return self.tail().splitlines()[-count:]
