@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from agent_shim import install as installer
 from agent_shim.bundle import BundleError, BundleLocation, fetch, parse_location, refuse_unsafe, unpack
@@ -193,6 +193,7 @@ class Deployment:
         self.location: Optional[BundleLocation] = None
         self.prefix = ""  # the top-level folder the agent strips, found in preflight
         self.continuing = False
+        self._appspecs: Dict[str, Tuple[bytes, Any]] = {}  # path → (bytes, model): parsed once per content
 
     # The run ------------------------------------------------------------------------------------
     def run(self) -> DeploymentResult:
@@ -408,10 +409,15 @@ class Deployment:
             )
         with open(path, "rb") as handle:
             raw = handle.read()
+        cached = self._appspecs.get(path)
+        if cached is not None and cached[0] == raw:  # a hook may rewrite it: then it is read again
+            return cached[1]
         try:
-            return load(raw, path=path, platform="ec2")
+            spec = load(raw, path=path, platform="ec2")
         except AppSpecError as exc:
             raise AppSpecProblem(f"invalid AppSpec: {exc}") from None
+        self._appspecs[path] = (raw, spec)
+        return spec
 
     def _warn(self, message: str) -> None:
         self.result.warnings.append(message)

@@ -16,7 +16,6 @@ import shutil
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -147,7 +146,9 @@ class Controller:
     # Entry points ------------------------------------------------------------------------------------
     def deploy(self, revision: Revision) -> FleetRun:
         if self.group.blue_green is not None:
-            return self._blue_green(revision)
+            from agent_shim.fleet import bluegreen
+
+            return bluegreen.deploy(self, revision)
         names = [h.name for h in self.group.hosts]
         order = deployment_order(
             names, self.history.host_health(self.group.application, self.group.name, names)
@@ -169,7 +170,9 @@ class Controller:
         in-place one by redeploying the last good revision before it to the hosts it reached."""
         failed = self.history.load(deployment_id)
         if failed.style == BLUE_GREEN:
-            return self._switch_back(failed)
+            from agent_shim.fleet import bluegreen
+
+            return bluegreen.switch_back(self, failed)
         run = FleetRun(failed)
         self._redeploy_last_good(run, before=deployment_id, successor_of="")
         if run.rollback is None:
@@ -371,11 +374,11 @@ class Controller:
             outcome.reason = f"cannot prepare the host: {_one_line(exc)}"
             if transport is not None:
                 transport.close()
-            return _finish(outcome)
+            return close_outcome(outcome)
         try:
             if not with_lb:
                 self._run_step(outcome, transport, runner_path, spec, bundle, revision, None, sink)
-                return _finish(outcome)
+                return close_outcome(outcome)
             # CodeDeploy's order with a load balancer; the runner continues one host deployment in steps
             # (--deployment-id + --exact-events) so that BlockTraffic and AllowTraffic fall in between.
             host_deployment = new_deployment_id(local=False)
@@ -394,9 +397,9 @@ class Controller:
                         outcome, transport, runner_path, spec, bundle, revision, (host_deployment, step), sink
                     )
                 if not ok:
-                    return _finish(outcome)
+                    return close_outcome(outcome)
             outcome.status = SUCCEEDED
-            return _finish(outcome)
+            return close_outcome(outcome)
         finally:
             transport.close()
 
@@ -495,156 +498,8 @@ class Controller:
         self._roll(rollback, self.group.hosts_named(hosts), revision, len(self.group.hosts), traffic=True)
         self._end(rollback, last_good=rollback.status == SUCCEEDED)
 
-    # Blue/green ------------------------------------------------------------------------------------
-    def _blue_green(self, revision: Revision) -> FleetRun:
-        """Deploy to the idle set by the config, then switch traffic: AllowTraffic on the replacement
-        hosts, BlockTraffic on the originals, which stay drained (kept for `keep_blue_seconds`: the
-        window in which `rollback` switches back without redeploying)."""
-        bg, group = self.group.blue_green, self.group
-        assert bg is not None
-        live_side = self.history.group_state(group.application, group.name)["live_set"]
-        target_side = "green" if live_side == "blue" else "blue"
-        originals = list(bg.green if live_side == "green" else bg.blue)
-        replacements = list(bg.green if target_side == "green" else bg.blue)
-        health = self.history.host_health(group.application, group.name, replacements)
-        order = deployment_order(replacements, health)
-        roles = {**{h: REPLACEMENT for h in order}, **{h: ORIGINAL for h in originals}}
-        message = f"blue/green: {target_side} replaces {live_side}"
-        run = FleetRun(
-            self._begin(revision, order + originals, [], style=BLUE_GREEN, roles=roles, message=message)
-        )
-        d = run.deployment
-        verdict = self._roll(d, group.hosts_named(order), revision, len(order), traffic=False)
-        if verdict.status != SUCCEEDED:
-            for name in originals:
-                self._host_done(d, HostOutcome(name, SKIPPED, reason="traffic never left the original hosts"))
-            d.message = f"{verdict.message}; traffic stays on the original hosts ({live_side})"
-            self._end(d, last_good=False)
-            return run
-        ready = [n for n in order if d.hosts[n].status == SUCCEEDED]
-        allowed = self.traffic_all(d, ready, "AllowTraffic")
-        problems = [n for n, o in allowed.items() if o.status != SUCCEEDED]
-        blocked: Dict[str, HostOutcome] = {}
-        if not problems:
-            d.batches.append(list(originals))
-            self.history.set_batches(d.deployment_id, d.batches)
-            blocked = self.traffic_all(d, originals, "BlockTraffic")
-            problems = [n for n, o in blocked.items() if o.status != SUCCEEDED]
-        else:
-            for name in originals:
-                self._host_done(d, HostOutcome(name, SKIPPED, reason="traffic was not switched"))
-        if problems:
-            d.status, d.message = FAILED, f"the traffic switch failed on {', '.join(problems)}"
-            self._end(d, last_good=False, release=not group.auto_rollback)
-            if group.auto_rollback:
-                try:
-                    allow_back = [n for n, o in blocked.items() if o.events]
-                    block_back = [n for n, o in allowed.items() if o.status == SUCCEEDED]
-                    run.rollback = self._switch(
-                        d, allow_back, block_back, live_side, run.notes, successor_of=d.deployment_id
-                    )
-                finally:
-                    self.history.release(group.application, group.name, d.deployment_id)
-            return run
-        kept_until = time.time() + bg.keep_blue_seconds
-        self.history.set_details(d.deployment_id, switched=True, kept_until=kept_until, live_before=live_side)
-        d.message = (
-            f"{len(ready)} {target_side} host{'s' * (len(ready) != 1)} serve traffic; the {live_side} hosts are "
-            f"drained and kept until {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(kept_until))}"
-        )
-        self._end(d, last_good=True, live_set=target_side)
-        return run
 
-    def _switch_back(self, deployment: FleetDeployment) -> FleetRun:
-        """The rollback of a blue/green deployment: traffic back to the originals, no redeployment."""
-        details = self.history.details(deployment.deployment_id)
-        if not details.get("switched"):
-            raise RevisionRefused(
-                f"deployment {deployment.deployment_id} never switched traffic: the original hosts still serve it"
-            )
-        if time.time() > float(details.get("kept_until") or 0):
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(details.get("kept_until") or 0)))
-            raise RevisionRefused(
-                f"the original hosts of {deployment.deployment_id} were kept until {when} (keep_blue_seconds): deploy "
-                "the previous revision instead"
-            )
-        roles = details.get("roles", {})
-        originals = [h for h, role in roles.items() if role == ORIGINAL]
-        replacements = [
-            h for h, role in roles.items() if role == REPLACEMENT and deployment.hosts[h].status == SUCCEEDED
-        ]
-        run = FleetRun(deployment)
-        run.rollback = self._switch(
-            deployment, originals, replacements, details.get("live_before", "blue"), run.notes
-        )
-        return run
-
-    def _switch(
-        self,
-        deployment: FleetDeployment,
-        allow: List[str],
-        block: List[str],
-        live_set: str,
-        notes: List[str],
-        successor_of: str = "",
-    ) -> FleetDeployment:
-        """A rollback deployment that only moves traffic: AllowTraffic on `allow`, then BlockTraffic on `block`."""
-        good = self.history.installed_on(self.group.application, self.group.name, allow)
-        revision = self._stored(good, need_archive=False) if good else Revision("(unknown)", "", "", "")
-        hosts = list(dict.fromkeys(allow + block))
-        message = f"rollback of {deployment.deployment_id}: traffic back to {live_set}, no redeployment"
-        rollback = self._begin(
-            revision,
-            hosts,
-            notes,
-            creator=ROLLBACK,
-            rollback_of=deployment.deployment_id,
-            style=BLUE_GREEN,
-            message=message,
-            roles={h: TRAFFIC for h in hosts},
-            successor_of=successor_of,
-        )
-        rollback.batches = [allow] + ([block] if block else [])
-        self.history.set_batches(rollback.deployment_id, rollback.batches)
-        allowed = self.traffic_all(rollback, allow, "AllowTraffic")
-        problems = [n for n, o in allowed.items() if o.status != SUCCEEDED]
-        if not problems:
-            problems = [
-                n
-                for n, o in self.traffic_all(rollback, block, "BlockTraffic").items()
-                if o.status != SUCCEEDED
-            ]
-        rollback.status = FAILED if problems else SUCCEEDED
-        rollback.message = f"{message}; failed on {', '.join(problems)}" if problems else message
-        self._end(rollback, last_good=not problems, live_set="" if problems else live_set)
-        return rollback
-
-    def traffic_all(
-        self, deployment: FleetDeployment, names: Sequence[str], event: str
-    ) -> Dict[str, HostOutcome]:
-        """One traffic event on many hosts at once (bounded by max_parallel_ssh); their outcomes."""
-        sink = self._sink(deployment)
-
-        def one(name: str) -> HostOutcome:
-            outcome = deployment.hosts.get(name) or HostOutcome(name, PENDING)
-            if outcome.status == PENDING:
-                outcome = HostOutcome(name, IN_PROGRESS, started=time.time())
-                deployment.hosts[name] = outcome
-                self._tell(deployment, "host_started", name)
-            ok = self._traffic(outcome, self.group.host(name), event, sink)
-            outcome.status = SUCCEEDED if ok else FAILED
-            return _finish(outcome)
-
-        with ThreadPoolExecutor(
-            max_workers=max(1, min(self.group.max_parallel_ssh, len(names) or 1))
-        ) as pool:
-            results = list(pool.map(one, names))
-        for outcome in results:
-            self._host_done(deployment, outcome)
-        return {o.host: o for o in results}
-
-
-def _finish(outcome: HostOutcome) -> HostOutcome:
+def close_outcome(outcome: HostOutcome) -> HostOutcome:
     outcome.duration = time.time() - outcome.started if outcome.started else 0.0
     return outcome
 

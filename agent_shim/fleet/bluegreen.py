@@ -1,0 +1,181 @@
+"""Blue/green deployments: deploy the revision to the idle set by the group's config, switch the load
+balancer's traffic to it (AllowTraffic on the replacements, then BlockTraffic on the originals) and keep
+the originals for `keep_blue_seconds`, in which a rollback switches traffic back without redeploying."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Dict, List, Sequence
+
+from agent_shim.fleet.config import deployment_order
+from agent_shim.fleet.contracts import (
+    FAILED,
+    IN_PROGRESS,
+    PENDING,
+    SKIPPED,
+    SUCCEEDED,
+    FleetDeployment,
+    HostOutcome,
+)
+from agent_shim.fleet.controller import (
+    BLUE_GREEN,
+    ORIGINAL,
+    REPLACEMENT,
+    ROLLBACK,
+    TRAFFIC,
+    FleetRun,
+    Revision,
+    RevisionRefused,
+    close_outcome,
+)
+
+if TYPE_CHECKING:
+    from agent_shim.fleet.controller import Controller
+
+
+def deploy(ctl: Controller, revision: Revision) -> FleetRun:
+    """Deploy to the idle set by the config, then switch traffic: AllowTraffic on the replacement
+    hosts, BlockTraffic on the originals, which stay drained (kept for `keep_blue_seconds`: the
+    window in which `rollback` switches back without redeploying)."""
+    bg, group = ctl.group.blue_green, ctl.group
+    assert bg is not None
+    live_side = ctl.history.group_state(group.application, group.name)["live_set"]
+    target_side = "green" if live_side == "blue" else "blue"
+    originals = list(bg.green if live_side == "green" else bg.blue)
+    replacements = list(bg.green if target_side == "green" else bg.blue)
+    health = ctl.history.host_health(group.application, group.name, replacements)
+    order = deployment_order(replacements, health)
+    roles = {**{h: REPLACEMENT for h in order}, **{h: ORIGINAL for h in originals}}
+    message = f"blue/green: {target_side} replaces {live_side}"
+    run = FleetRun(
+        ctl._begin(revision, order + originals, [], style=BLUE_GREEN, roles=roles, message=message)
+    )
+    d = run.deployment
+    verdict = ctl._roll(d, group.hosts_named(order), revision, len(order), traffic=False)
+    if verdict.status != SUCCEEDED:
+        for name in originals:
+            ctl._host_done(d, HostOutcome(name, SKIPPED, reason="traffic never left the original hosts"))
+        d.message = f"{verdict.message}; traffic stays on the original hosts ({live_side})"
+        ctl._end(d, last_good=False)
+        return run
+    ready = [n for n in order if d.hosts[n].status == SUCCEEDED]
+    allowed = traffic_all(ctl, d, ready, "AllowTraffic")
+    problems = [n for n, o in allowed.items() if o.status != SUCCEEDED]
+    blocked: Dict[str, HostOutcome] = {}
+    if not problems:
+        d.batches.append(list(originals))
+        ctl.history.set_batches(d.deployment_id, d.batches)
+        blocked = traffic_all(ctl, d, originals, "BlockTraffic")
+        problems = [n for n, o in blocked.items() if o.status != SUCCEEDED]
+    else:
+        for name in originals:
+            ctl._host_done(d, HostOutcome(name, SKIPPED, reason="traffic was not switched"))
+    if problems:
+        d.status, d.message = FAILED, f"the traffic switch failed on {', '.join(problems)}"
+        ctl._end(d, last_good=False, release=not group.auto_rollback)
+        if group.auto_rollback:
+            try:
+                allow_back = [n for n, o in blocked.items() if o.events]
+                block_back = [n for n, o in allowed.items() if o.status == SUCCEEDED]
+                run.rollback = switch(
+                    ctl, d, allow_back, block_back, live_side, run.notes, successor_of=d.deployment_id
+                )
+            finally:
+                ctl.history.release(group.application, group.name, d.deployment_id)
+        return run
+    kept_until = time.time() + bg.keep_blue_seconds
+    ctl.history.set_details(d.deployment_id, switched=True, kept_until=kept_until, live_before=live_side)
+    d.message = (
+        f"{len(ready)} {target_side} host{'s' * (len(ready) != 1)} serve traffic; the {live_side} hosts are "
+        f"drained and kept until {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(kept_until))}"
+    )
+    ctl._end(d, last_good=True, live_set=target_side)
+    return run
+
+
+def switch_back(ctl: Controller, deployment: FleetDeployment) -> FleetRun:
+    """The rollback of a blue/green deployment: traffic back to the originals, no redeployment."""
+    details = ctl.history.details(deployment.deployment_id)
+    if not details.get("switched"):
+        raise RevisionRefused(
+            f"deployment {deployment.deployment_id} never switched traffic: the original hosts still serve it"
+        )
+    if time.time() > float(details.get("kept_until") or 0):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(details.get("kept_until") or 0)))
+        raise RevisionRefused(
+            f"the original hosts of {deployment.deployment_id} were kept until {when} (keep_blue_seconds): deploy "
+            "the previous revision instead"
+        )
+    roles = details.get("roles", {})
+    originals = [h for h, role in roles.items() if role == ORIGINAL]
+    replacements = [
+        h for h, role in roles.items() if role == REPLACEMENT and deployment.hosts[h].status == SUCCEEDED
+    ]
+    run = FleetRun(deployment)
+    run.rollback = switch(
+        ctl, deployment, originals, replacements, details.get("live_before", "blue"), run.notes
+    )
+    return run
+
+
+def switch(
+    ctl: Controller,
+    deployment: FleetDeployment,
+    allow: List[str],
+    block: List[str],
+    live_set: str,
+    notes: List[str],
+    successor_of: str = "",
+) -> FleetDeployment:
+    """A rollback deployment that only moves traffic: AllowTraffic on `allow`, then BlockTraffic on `block`."""
+    good = ctl.history.installed_on(ctl.group.application, ctl.group.name, allow)
+    revision = ctl._stored(good, need_archive=False) if good else Revision("(unknown)", "", "", "")
+    hosts = list(dict.fromkeys(allow + block))
+    message = f"rollback of {deployment.deployment_id}: traffic back to {live_set}, no redeployment"
+    rollback = ctl._begin(
+        revision,
+        hosts,
+        notes,
+        creator=ROLLBACK,
+        rollback_of=deployment.deployment_id,
+        style=BLUE_GREEN,
+        message=message,
+        roles={h: TRAFFIC for h in hosts},
+        successor_of=successor_of,
+    )
+    rollback.batches = [allow] + ([block] if block else [])
+    ctl.history.set_batches(rollback.deployment_id, rollback.batches)
+    allowed = traffic_all(ctl, rollback, allow, "AllowTraffic")
+    problems = [n for n, o in allowed.items() if o.status != SUCCEEDED]
+    if not problems:
+        problems = [
+            n for n, o in traffic_all(ctl, rollback, block, "BlockTraffic").items() if o.status != SUCCEEDED
+        ]
+    rollback.status = FAILED if problems else SUCCEEDED
+    rollback.message = f"{message}; failed on {', '.join(problems)}" if problems else message
+    ctl._end(rollback, last_good=not problems, live_set="" if problems else live_set)
+    return rollback
+
+
+def traffic_all(
+    ctl: Controller, deployment: FleetDeployment, names: Sequence[str], event: str
+) -> Dict[str, HostOutcome]:
+    """One traffic event on many hosts at once (bounded by max_parallel_ssh); their outcomes."""
+    sink = ctl._sink(deployment)
+
+    def one(name: str) -> HostOutcome:
+        outcome = deployment.hosts.get(name) or HostOutcome(name, PENDING)
+        if outcome.status == PENDING:
+            outcome = HostOutcome(name, IN_PROGRESS, started=time.time())
+            deployment.hosts[name] = outcome
+            ctl._tell(deployment, "host_started", name)
+        ok = ctl._traffic(outcome, ctl.group.host(name), event, sink)
+        outcome.status = SUCCEEDED if ok else FAILED
+        return close_outcome(outcome)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(ctl.group.max_parallel_ssh, len(names) or 1))) as pool:
+        results = list(pool.map(one, names))
+    for outcome in results:
+        ctl._host_done(deployment, outcome)
+    return {o.host: o for o in results}
