@@ -52,6 +52,7 @@ def request_from(args: argparse.Namespace) -> DeploymentRequest:
         install_root=args.install_root or "",
         deployment_id=args.deployment_id,
         exact_events=args.exact_events,
+        skip_lint=args.skip_lint,
     )
 
 

@@ -55,6 +55,7 @@ class DeploymentRequest:
     creator: str = "user"
     install_root: str = ""
     exact_events: bool = False
+    skip_lint: bool = False  # the caller linted the same archive (the fleet controller)
     extra_environment: Dict[str, str] = field(default_factory=dict)
 
 
@@ -249,7 +250,7 @@ class Deployment:
             with open_revision(target) as revision:  # one read of the bundle for the safety check and lint
                 if not directory:
                     self.prefix = refuse_unsafe(revision, request.bundle)
-                problems = lint_revision(revision)
+                problems = [] if request.skip_lint else lint_revision(revision)
         except (BundleError, RevisionError) as exc:
             return self._refuse(str(exc))
         shown = [

@@ -37,6 +37,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="deployment group file (YAML): deploy to its hosts by its deployment configuration (docs/fleet.md)",
     )
+    fleet.add_argument(
+        "--timeline",
+        metavar="FILE",
+        help="with run, rollback, sync or show: also write the deployment's timeline (hosts x lifecycle events) "
+        "to FILE, an .svg picture or an .html page",
+    )
     what = parser.add_argument_group("revision")
     what.add_argument(
         "--bundle",
@@ -99,6 +105,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--deployment-id",
         metavar="ID",
         help="use this deployment id; an existing one is continued (its scripts.log is appended to)",
+    )
+    local.add_argument(
+        "--skip-lint",
+        action="store_true",
+        help="do not lint the revision first (the fleet controller already linted these exact bytes); "
+        "the unsafe-archive check still runs",
     )
     local.add_argument(
         "--with-load-balancer",

@@ -428,6 +428,7 @@ class Controller:
         group = self.group
         words = ["--bundle", bundle, "--type", revision.bundle_type, "--application", group.application]
         words += ["--deployment-group", group.name, "--appspec-filename", self.appspec_filename]
+        words.append("--skip-lint")  # prepare_revision linted this archive; the upload is checksum-verified
         for option, value in (
             ("--root", spec.root),
             ("--install-root", spec.install_root),

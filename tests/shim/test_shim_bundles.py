@@ -296,3 +296,10 @@ def test_a_safe_internal_symlink_is_allowed(host):
     result = host.deploy(tar_tree(rev, host.tmp / "ok.tgz", mode="w:gz"))
     assert_deployed(host, result)
     assert os.readlink(host.dest / "alias.txt") == "data.txt"
+
+
+def test_skip_lint_still_refuses_an_unsafe_archive(host, outside):
+    evil = marker()
+    members, named, must_not_exist = attack_tar("traversal", outside, evil)
+    result = host.deploy(tar_members(host.tmp / "bad.tar", members, mode="w"), skip_lint=True)
+    assert_refused_before_anything(host, result, named, must_not_exist)

@@ -388,3 +388,18 @@ def test_install_falls_back_to_appspec_yaml_but_hook_events_read_only_the_given_
     event = hooked.failed_event
     assert (event.event, event.error_code) == ("BeforeInstall", 5)
     assert event.message.startswith(agent_appspec_not_found(hooked.deployment_dir))
+
+
+def test_skip_lint_leaves_the_appspec_to_the_agents_own_checks(host):
+    """The fleet controller lints once and runs each host with skip_lint: no lint on the host, and an
+    AppSpec the agent rejects then fails its first event that reads it, as it does under the real agent."""
+    bad = host.revision(
+        "bad",
+        appspec='version: "0.0"\nos: linux\nhooks:\n  BeforeInstall:\n    - location: scripts/b.sh\n',
+        content={"scripts/b.sh": "#!/bin/sh\ntrue\n"},
+    )
+    result = host.deploy(bad, skip_lint=True)
+    assert result.lint == []
+    assert result.status == "Failed"
+    assert result.events, "not refused in preflight"
+    assert "AppSpec" in result.message, result.message
