@@ -10,7 +10,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 from appspec_tools.platforms import detect_platform
 from appspec_tools.problem import Problem, Severity
 from appspec_tools.rules import Context, Finding, Rule, all_rules
-from appspec_tools.source import MAX_FILE_BYTES, read_source
+from appspec_tools.source import MAX_FILE_BYTES, Source, read_source
 
 APPSPEC_NAMES = ("appspec.yml", "appspec.yaml", "appspec.json")
 SKIP_DIRS = frozenset(
@@ -48,11 +48,13 @@ def lint_bytes(
     revision: Any = None,
     fmt: Optional[str] = None,
     max_bytes: int = MAX_FILE_BYTES,
+    source: Optional[Source] = None,
 ) -> List[Problem]:
     """Every problem in one AppSpec document, sorted by position. Rules that are off by default run
-    only when named in ``enabled``."""
+    only when named in ``enabled``; ``source`` is `raw` already read (the model's load passes it)."""
     rules = all_rules()
-    source = read_source(raw, path, fmt, max_bytes)
+    if source is None:
+        source = read_source(raw, path, fmt, max_bytes)
     found: List[Tuple[Rule, int, int, str, str]] = []
     for item in source.findings:
         found.append((rules[item.rule_id], item.line, item.column, item.message, ""))

@@ -42,7 +42,8 @@ def load(data: Union[str, bytes], *, path: str = "appspec.yml", platform: Option
     raw = data.encode("utf-8") if isinstance(data, str) else data
     source = read_source(raw, path)
     chosen = platform or detect_platform(source.root)
-    errors = [p for p in lint_bytes(raw, path, platform=chosen) if p.severity == Severity.ERROR]
+    problems = lint_bytes(raw, path, platform=chosen, source=source)
+    errors = [p for p in problems if p.severity == Severity.ERROR]
     if errors:
         raise AppSpecError(errors)
     return build(source.root, chosen)
