@@ -37,6 +37,7 @@ from agent_shim.fleet.contracts import (
 )
 from agent_shim.fleet.group import DeploymentGroup
 from agent_shim.fleet.history import History
+from agent_shim.fleet.staging import StagedHost, Staging, stage_host
 from agent_shim.layout import new_deployment_id
 from agent_shim.plan import default_events
 
@@ -286,6 +287,37 @@ class Controller:
         minimum = max(0, self.group.config.minimum(group_size) - (group_size - len(specs)))
         window = RollingWindow([s.name for s in specs], minimum)
         by_name = {s.name: s for s in specs}
+        # the hosts after the first window are staged (connected, runner and revision uploaded) in the
+        # SSH slots the window leaves free, so that their turn starts with the lifecycle
+        at_once = max(0, min(self.group.max_parallel_ssh, len(specs) - minimum))
+        staging = Staging(
+            lambda spec: self._stage(spec, revision), specs, self.group.max_parallel_ssh - at_once
+        )
+        staging.begin(skip=at_once)
+        try:
+            verdict = self._run_window(deployment, window, by_name, revision, traffic, staging)
+        finally:
+            staging.close()
+        for name in window.skipped:
+            why = (
+                "not attempted: the deployment was stopped"
+                if verdict.status == STOPPED
+                else f"not attempted: {verdict.message}"
+            )
+            self._host_done(deployment, HostOutcome(name, SKIPPED, reason=why))
+        deployment.status, deployment.message = verdict.status, verdict.message
+        return verdict
+
+    def _run_window(
+        self,
+        deployment: FleetDeployment,
+        window: RollingWindow,
+        by_name: Dict[str, HostSpec],
+        revision: Revision,
+        traffic: bool,
+        staging: Staging,
+    ) -> Verdict:
+        """Start hosts as the window allows, collect their outcomes, until the window has a verdict."""
         done: queue.Queue[HostOutcome] = queue.Queue()
         running = 0
         while True:
@@ -299,7 +331,7 @@ class Controller:
                 self._start_host(deployment, name)
                 worker = threading.Thread(
                     target=self._host_worker,
-                    args=(deployment, by_name[name], revision, traffic, done),
+                    args=(deployment, by_name[name], revision, traffic, staging, done),
                     daemon=True,
                 )
                 worker.start()
@@ -319,14 +351,6 @@ class Controller:
             running -= 1
             window.finished(outcome.host, outcome.status == SUCCEEDED)
             self._host_done(deployment, outcome)
-        for name in window.skipped:
-            why = (
-                "not attempted: the deployment was stopped"
-                if verdict.status == STOPPED
-                else f"not attempted: {verdict.message}"
-            )
-            self._host_done(deployment, HostOutcome(name, SKIPPED, reason=why))
-        deployment.status, deployment.message = verdict.status, verdict.message
         return verdict
 
     def _start_host(self, deployment: FleetDeployment, name: str) -> None:
@@ -346,35 +370,34 @@ class Controller:
         spec: HostSpec,
         revision: Revision,
         traffic: bool,
+        staging: Optional[Staging],
         done: queue.Queue,
     ) -> None:
         try:
-            outcome = self.deploy_host(deployment, spec, revision, traffic)
+            outcome = self.deploy_host(deployment, spec, revision, traffic, staging)
         except Exception as exc:  # noqa: BLE001 - a bug must not hang the deployment: the host fails
             outcome = HostOutcome(spec.name, FAILED, reason=f"internal error: {type(exc).__name__}: {exc}")
         done.put(outcome)
 
     # One host ----------------------------------------------------------------------------------------
     def deploy_host(
-        self, deployment: FleetDeployment, spec: HostSpec, revision: Revision, traffic: bool
+        self,
+        deployment: FleetDeployment,
+        spec: HostSpec,
+        revision: Revision,
+        traffic: bool,
+        staging: Optional[Staging] = None,
     ) -> HostOutcome:
         """BlockTraffic → the runner → AllowTraffic (the traffic events only with a load balancer)."""
         outcome = HostOutcome(spec.name, FAILED, started=time.time())
         sink = self._sink(deployment)
         with_lb = traffic and self.group.load_balancer.enabled
-        transport = None
         try:
-            transport = self.transport_for(spec)
-            runner = self.runner
-            runner_path = transport.ensure_runner(
-                runner.path if runner else "", runner.checksum if runner else ""
-            )
-            bundle = transport.upload_revision(revision.archive, revision.checksum)
+            staged = staging.take(spec) if staging is not None else self._stage(spec, revision)
         except Exception as exc:  # noqa: BLE001 - SSH, upload: one line, this host only
             outcome.reason = f"cannot prepare the host: {_one_line(exc)}"
-            if transport is not None:
-                transport.close()
             return close_outcome(outcome)
+        transport, runner_path, bundle = staged.transport, staged.runner_path, staged.bundle_path
         try:
             if not with_lb:
                 self._run_step(outcome, transport, runner_path, spec, bundle, revision, None, sink)
@@ -402,6 +425,9 @@ class Controller:
             return close_outcome(outcome)
         finally:
             transport.close()
+
+    def _stage(self, spec: HostSpec, revision: Revision) -> StagedHost:
+        return stage_host(self.transport_for(spec), self.runner, revision.archive, revision.checksum)
 
     def _run_step(
         self,
