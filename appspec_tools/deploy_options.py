@@ -40,7 +40,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     fleet.add_argument(
         "--timeline",
         metavar="FILE",
-        help="with run, rollback, sync or show: also write the deployment's timeline (hosts x lifecycle events) "
+        help="with run, rollback, sync, show or status: also write the deployment's timeline (hosts x lifecycle events) "
         "to FILE, an .svg picture or an .html page",
     )
     what = parser.add_argument_group("revision")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, TextIO
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         if getattr(args, "target", None) and action in ("run", "plan", "history"):
             raise UsageError(f"unexpected argument {args.target!r} (see appspec deploy --help)")
+        check_timeline_option(action, getattr(args, "timeline", None))
         return HANDLERS[action](context)
     except (UsageError, GroupBusy, RevisionRefused, KeyError) as exc:
         text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
@@ -169,12 +171,56 @@ class JsonEvents:
         self.out.flush()
 
 
+TIMELINE_ACTIONS = ("run", "rollback", "sync", "show", "status")
+TIMELINE_SUFFIXES = (".svg", ".html", ".htm")
+
+
+def check_timeline_option(action: str, path: Optional[str]) -> None:
+    """Refuse a --timeline that cannot be written before anything is deployed."""
+    if not path:
+        return
+    if action not in TIMELINE_ACTIONS:
+        raise UsageError(f"--timeline goes with {', '.join(TIMELINE_ACTIONS)}, not {action}")
+    if not path.lower().endswith(TIMELINE_SUFFIXES):
+        raise UsageError(f"--timeline {path}: name an .svg picture or an .html page")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"--timeline {path}: folder {folder} does not exist")
+
+
+def write_timelines(context: Context, deployments: List[FleetDeployment]) -> List[Optional[str]]:
+    """`--timeline FILE`: the first deployment's timeline in FILE, a rollback's beside it as
+    FILE-rollback.svg|html; per deployment, the path written (None when it could not be)."""
+    from agent_shim.fleet import report
+
+    path = getattr(context.args, "timeline", None)
+    if not path:
+        return []
+    stem, suffix = os.path.splitext(path)
+    written: List[Optional[str]] = []
+    for index, deployment in enumerate(deployments):
+        target = path if index == 0 else f"{stem}-rollback{suffix}"
+        svg = suffix.lower() == ".svg"
+        text = report.timeline_svg(deployment) if svg else report.timeline_html(deployment)
+        partial = f"{target}.{os.getpid()}.part"
+        try:
+            with open(partial, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(partial, target)
+        except OSError as exc:  # the deployment is over and recorded: say so, report the rest
+            context.err.write(f"appspec deploy: cannot write the timeline {target}: {exc.strerror or exc}\n")
+            target = None
+        written.append(target)
+    return written
+
+
 def write_result(context: Context, run: FleetRun, deployments: List[FleetDeployment]) -> None:
     from agent_shim.fleet import report
 
+    timelines = write_timelines(context, deployments)
     if context.format == "text":
-        for deployment in deployments:
-            report.summary(deployment, context.out)
+        for index, deployment in enumerate(deployments):
+            report.summary(deployment, context.out, timelines[index] if timelines else None)
         for note in run.notes:
             context.out.write(f"note: {note}\n")
         return
@@ -183,6 +229,8 @@ def write_result(context: Context, run: FleetRun, deployments: List[FleetDeploym
         "rollback": report.to_json(deployments[1]) if len(deployments) > 1 else None,
         "notes": run.notes,
     }
+    if timelines:
+        document["timelines"] = [path for path in timelines if path]
     if context.format == "jsonl":
         context.out.write(json.dumps({"type": "result", **document}) + "\n")
     else:
@@ -261,12 +309,16 @@ def cmd_status(context: Context) -> int:
     group, history = context.group, context.history
     notes = history.reconcile(group.application, group.name)
     deployment = history.load(context.args.target or _latest(context))
+    timelines = write_timelines(context, [deployment])
     if context.format == "text":
-        report.summary(deployment, context.out)
+        report.summary(deployment, context.out, timelines[0] if timelines else None)
         for note in notes:
             context.out.write(f"note: {note}\n")
     else:
-        json.dump(report.to_json(deployment), context.out, indent=2)
+        document = report.to_json(deployment)
+        if timelines and timelines[0]:
+            document["timeline"] = timelines[0]
+        json.dump(document, context.out, indent=2)
         context.out.write("\n")
     return EXIT_OK
 

@@ -449,3 +449,37 @@ def test_jsonl_prints_each_event_as_it_happens_then_the_result(tmp_path):
     assert records[0]["event"] == "ApplicationStop" and records[0]["host"] == "a"
     assert records[-1]["type"] == "result" and records[-1]["deployment"]["status"] == SUCCEEDED
     assert records[-1]["rollback"] is None
+
+
+# The timeline picture -------------------------------------------------------------------------------------
+def test_timeline_writes_an_svg_of_the_deployment_and_an_html_page_for_show(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    fleet = LocalFleet(tmp_path, ("a", "b"))
+    svg_path = tmp_path / "report" / "deploy.svg"
+    svg_path.parent.mkdir()
+    group = str(fleet.group_path)
+    code, out, err = cli("--group", group, "--bundle", str(fleet.revision("v1")), "--timeline", str(svg_path))
+    assert code == 0, err + out
+    assert f"timeline: {svg_path}" in out
+    texts = [e.text for e in ET.fromstring(svg_path.read_text()).iter() if e.text]
+    assert "a" in texts and "b" in texts and any("ApplicationStart" in t for t in texts)
+    with fleet.history() as history:
+        deployment_id = history.deployment_ids("App", "web")[0]
+    page = tmp_path / "report" / "show.html"
+    code, out, err = cli("show", deployment_id, "--group", group, "--timeline", str(page), "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["timeline"] == str(page)
+    assert page.read_text().lstrip().lower().startswith("<!doctype html") and "<svg" in page.read_text()
+
+
+@pytest.mark.parametrize(
+    "name, complaint",
+    [("deploy.png", "name an .svg picture or an .html page"), ("missing/deploy.svg", "does not exist")],
+)
+def test_a_timeline_that_cannot_be_written_is_refused_before_anything_is_deployed(tmp_path, name, complaint):
+    fleet = LocalFleet(tmp_path, ("a",))
+    bundle = str(fleet.revision("v1"))
+    code, out, err = cli("--group", str(fleet.group_path), "--bundle", bundle, "--timeline", str(tmp_path / name))
+    assert code == 2 and complaint in err and "Traceback" not in err
+    assert fleet.installed("a") is None and fleet.host_deployments("a") == []
