@@ -480,6 +480,8 @@ def test_timeline_writes_an_svg_of_the_deployment_and_an_html_page_for_show(tmp_
 def test_a_timeline_that_cannot_be_written_is_refused_before_anything_is_deployed(tmp_path, name, complaint):
     fleet = LocalFleet(tmp_path, ("a",))
     bundle = str(fleet.revision("v1"))
-    code, out, err = cli("--group", str(fleet.group_path), "--bundle", bundle, "--timeline", str(tmp_path / name))
+    code, out, err = cli(
+        "--group", str(fleet.group_path), "--bundle", bundle, "--timeline", str(tmp_path / name)
+    )
     assert code == 2 and complaint in err and "Traceback" not in err
     assert fleet.installed("a") is None and fleet.host_deployments("a") == []
