@@ -1,6 +1,7 @@
 """One host over SSH with fabric: upload the runner and the revision (skipped when the same sha256 is
 there), run `python3 RUNNER deploy ... --format jsonl` and turn its JSON lines into `HostEvent`s as they
-arrive.
+arrive. The host keeps the `keep_revisions` most recently used revision archives (default 5); older ones
+are removed by the same remote command that checks the archive's sha256, so pruning costs no round trip.
 
 Host keys are checked by default: keys come from ~/.ssh/known_hosts, the host's `UserKnownHostsFile`
 (ssh_config) and the `known_hosts` file given; an unknown host is refused (paramiko's RejectPolicy, where
@@ -40,6 +41,8 @@ STDERR_LINES = 20
 KILL_TIMEOUT = 5.0  # for stopping a runner that ran out of time
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+KEEP_REVISIONS = 5  # revision archives kept in the runner directory, counting the one in use
+ARCHIVE_NAME = r"^[0-9a-f]{64}\.(tar\.gz|tgz|tar|zip)$"  # upload_revision's names, the only ones pruned
 
 
 class TransportError(Exception):
@@ -93,9 +96,12 @@ class SshTransport:
         runner_dir: str = RUNNER_DIR,
         python: str = "python3",
         upload_timeout: float = 600.0,
+        keep_revisions: int = KEEP_REVISIONS,
     ) -> None:
         if host_key_policy not in ("reject", "accept-new"):
             raise ValueError(f"host_key_policy {host_key_policy!r}: use reject or accept-new")
+        if keep_revisions < 1:
+            raise ValueError(f"keep_revisions {keep_revisions}: keep at least 1 (the revision in use)")
         self.spec = spec
         self.known_hosts = known_hosts
         self.host_key_policy = host_key_policy
@@ -104,6 +110,7 @@ class SshTransport:
         self.runner_dir = runner_dir
         self.python = python
         self.upload_timeout = upload_timeout
+        self.keep_revisions = keep_revisions
         self._connection: Any = None
         self._home: Optional[str] = None
 
@@ -221,8 +228,20 @@ class SshTransport:
         words = result.stdout.split()
         return words[0] if result.ok and words else None
 
-    def _upload(self, local: str, remote: str, checksum: str) -> str:
-        if self.remote_checksum(remote) == checksum:
+    def revision_checksum(self, path: str, checksum: str) -> Optional[str]:
+        """`remote_checksum` of a revision archive, in one command that, when it is `checksum`, also marks
+        it as just used (mtime) and removes the other archives of its folder beyond `keep_revisions`."""
+        result = self.run(prune_command(path, checksum, self.keep_revisions))
+        words = result.stdout.split()
+        return words[0] if result.ok and words else None
+
+    def _upload(self, local: str, remote: str, checksum: str, prune: bool = False) -> str:
+        """Upload unless `remote` has `checksum` already; `prune`: a revision archive (revision_checksum)."""
+
+        def check() -> Optional[str]:
+            return self.revision_checksum(remote, checksum) if prune else self.remote_checksum(remote)
+
+        if check() == checksum:
             return remote
         directory = remote.rsplit("/", 1)[0]
         made = self.run(["mkdir", "-p", "-m", "700", "--", directory])
@@ -236,7 +255,7 @@ class SshTransport:
                 sftp.posix_rename(partial, remote)  # atomic: a file named by its checksum is always whole
         except Exception as exc:
             raise self._fail(f"uploading {os.path.basename(local)}", exc) from None
-        uploaded = self.remote_checksum(remote)
+        uploaded = check()
         if uploaded != checksum:
             raise TransportError(
                 f"ssh {self.where}: {remote} has sha256 {uploaded} after upload, not {checksum}"
@@ -252,7 +271,8 @@ class SshTransport:
             raise TransportError(
                 f"ssh {self.where}: {bundle_path} is not a .zip, .tar or .tgz archive; bundle the revision first"
             )
-        return self._upload(bundle_path, f"{self.remote_dir()}/revisions/{checksum}{suffix}", checksum)
+        remote = f"{self.remote_dir()}/revisions/{checksum}{suffix}"
+        return self._upload(bundle_path, remote, checksum, prune=True)
 
     def runner_command(self, runner_path: str, arguments: Sequence[str]) -> str:
         """The remote shell line: report the runner's pid, then exec it with the host's environment."""
@@ -342,6 +362,23 @@ class SshTransport:
         except TransportError:
             pass
         self.close()
+
+
+def prune_command(path: str, checksum: str, keep: int) -> str:
+    """A shell line: print PATH's sha256 (nothing when it is missing); when it is CHECKSUM, touch PATH and
+    remove the revision archives of its folder beyond the `keep` most recent (by mtime), PATH counted and
+    never removed. Every value is quoted; a failed removal does not fail the line."""
+    directory, name = path.rsplit("/", 1)
+    q = shlex.quote
+    return (
+        f"f={q(path)}; d={q(directory)}; "
+        'sum=$( (sha256sum -- "$f" || shasum -a 256 -- "$f") 2>/dev/null ); sum=${sum%% *}; '
+        'echo "$sum"; '
+        f'[ "$sum" = {q(checksum)} ] || exit 0; '
+        'touch -c -- "$f"; '
+        f'ls -t -- "$d" | grep -E -e {q(ARCHIVE_NAME)} | grep -v -x -F -e {q(name)} | tail -n +{int(keep)} | '
+        'while IFS= read -r old; do rm -f -- "$d/$old"; done; exit 0'
+    )
 
 
 class RunnerStream:

@@ -109,6 +109,22 @@ def test_hostile_words_reach_the_host_unchanged(hosts, runner_zipapp, make_bundl
     transport.close()
 
 
+def test_bundle_origin_reaches_the_hooks_through_the_remote_shell(hosts, runner_zipapp, make_bundle):
+    """`?`, `&` and `=` of an S3 origin are shell syntax: quoted, they reach the runner as one word."""
+    dump = 'printf "%s|%s|%s|%s" "$BUNDLE_BUCKET" "$BUNDLE_KEY" "$BUNDLE_VERSION" "$BUNDLE_ETAG"'
+    bundle = make_bundle("origin", {"AfterInstall": f'{dump} > "$INSTALL_ROOT/opt/bundle"'})
+    transport = hosts.transport("h1")
+    runner = transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum)
+    revision = transport.upload_revision(bundle.path, bundle.checksum)
+    origin = "s3://releases/web/app*.tgz?versionId=3sL4.kq&etag=1aa643d6"
+    arguments = [*deploy_args(revision, transport.spec), "--bundle-origin", origin]
+    outcome = transport.run_deployment(runner, arguments, lambda e: None, 60)
+    assert outcome.status == SUCCEEDED, outcome.reason
+    with open(os.path.join(hosts.host("h1").directory, "opt", "bundle")) as handle:
+        assert handle.read() == "releases|web/app*.tgz|3sL4.kq|1aa643d6"
+    transport.close()
+
+
 def test_a_wrong_key_is_a_failed_outcome_with_the_reason(hosts, runner_zipapp, tmp_path):
     other = str(tmp_path / "other_key")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other], check=True)
@@ -269,3 +285,80 @@ def test_the_loopback_fallback_gives_each_host_its_own_roots(make_fleet, runner_
     assert pids  # at least the sshd of each host
     fleet.stop()
     assert [pid for pid in pids if os.path.exists(f"/proc/{pid}")] == []
+
+
+# -- revision archives on the host: the most recent kept, the rest pruned -----------------------------------
+
+
+def archives(folder) -> set:
+    """The revision archives in a host's revisions folder, by name."""
+    return {name for name in os.listdir(folder) if not name.endswith(".part") and name != "notes.txt"}
+
+
+def test_old_revision_archives_are_pruned_after_an_upload(hosts, make_bundle, tmp_path):
+    """The five most recent (by mtime) are kept, the new one counted; other files are left alone."""
+    runner_dir = tmp_path / "runner"  # a folder of this test's own, the same path on the host
+    transport = hosts.transport("h1", runner_dir=str(runner_dir))
+    bundles = [make_bundle(f"r{index}", {"BeforeInstall": f"echo {index}"}) for index in range(7)]
+    folder = runner_dir / "revisions"
+    names = []
+    for index, bundle in enumerate(bundles[:5]):
+        remote = transport.upload_revision(bundle.path, bundle.checksum)
+        names.append(os.path.basename(remote))
+        os.utime(remote, (1_000_000 + index, 1_000_000 + index))  # r0 the oldest, whatever the clock did
+    (folder / "notes.txt").write_text("not a revision\n")
+    (folder / f"{bundles[0].checksum}.tgz.123.456.part").write_bytes(b"an upload in progress")
+    assert archives(folder) == set(names)
+
+    sixth = transport.upload_revision(bundles[5].path, bundles[5].checksum)
+    assert read(sixth) == read(bundles[5].path)
+    assert archives(folder) == set(names[1:]) | {os.path.basename(sixth)}  # r0 went
+    assert (folder / "notes.txt").exists() and (folder / f"{bundles[0].checksum}.tgz.123.456.part").exists()
+    transport.close()
+
+
+def test_a_reused_revision_counts_as_recent_and_is_not_uploaded_again(hosts, make_bundle, tmp_path):
+    runner_dir = tmp_path / "runner"
+    transport = hosts.transport("h1", runner_dir=str(runner_dir), keep_revisions=2)
+    first, second, third = (
+        make_bundle(f"r{index}", {"BeforeInstall": f"echo {index}"}) for index in range(3)
+    )
+    old = transport.upload_revision(first.path, first.checksum)
+    os.utime(old, (1_000_000, 1_000_000))
+    newer = transport.upload_revision(second.path, second.checksum)
+    os.utime(newer, (2_000_000, 2_000_000))
+    inode = os.stat(old).st_ino
+
+    assert transport.upload_revision(first.path, first.checksum) == old  # the oldest, deployed again
+    assert os.stat(old).st_ino == inode, "uploaded again although the same sha256 was there"
+    assert os.stat(old).st_mtime > 2_000_000  # now the most recent
+    last = transport.upload_revision(third.path, third.checksum)
+    assert archives(runner_dir / "revisions") == {os.path.basename(old), os.path.basename(last)}
+    transport.close()
+
+
+def test_keeping_one_revision_keeps_the_one_just_uploaded(hosts, make_bundle, tmp_path):
+    runner_dir = tmp_path / "runner"
+    transport = hosts.transport("h1", runner_dir=str(runner_dir), keep_revisions=1)
+    for index in range(3):
+        bundle = make_bundle(f"r{index}", {"BeforeInstall": f"echo {index}"})
+        remote = transport.upload_revision(bundle.path, bundle.checksum)
+        assert archives(runner_dir / "revisions") == {os.path.basename(remote)}
+    transport.close()
+    with pytest.raises(ValueError, match="keep at least 1"):
+        hosts.transport("h1", keep_revisions=0)
+
+
+def test_the_prune_command_quotes_the_runner_folder(hosts, make_bundle, tmp_path):
+    """A runner folder with spaces and shell syntax in its name: pruned all the same, nothing else run."""
+    marker = f"pwned-{os.getpid()}-{time.monotonic_ns()}"  # would land in the login's home (its cwd)
+    runner_dir = tmp_path / f"run ner'; touch {marker}; echo '$(touch {marker})`touch {marker}`"
+    transport = hosts.transport("h1", runner_dir=str(runner_dir), keep_revisions=1)
+    names = []
+    for index in range(2):
+        bundle = make_bundle(f"r{index}", {"BeforeInstall": f"echo {index}"})
+        names.append(os.path.basename(transport.upload_revision(bundle.path, bundle.checksum)))
+    assert archives(runner_dir / "revisions") == {names[1]}
+    home = transport.home()
+    transport.close()
+    assert not os.path.exists(os.path.join(home, marker))
