@@ -18,6 +18,7 @@ from agent_shim.deployment import (
     EventCallback,
     EventResult,
     deploy,
+    origin_location,
 )
 from agent_shim.layout import DEFAULT_ROOT
 from agent_shim.lock import GroupLocked
@@ -33,6 +34,12 @@ def request_from(args: argparse.Namespace) -> DeploymentRequest:
             "appspec deploy: --bundle is required (a folder, .zip, .tar, .tgz or s3://bucket/key)"
         )
     parse_location(args.bundle, args.bundle_type)  # a bundle that is not there is a usage error: exit 2
+    origin = args.bundle_origin or ""
+    if origin:
+        try:
+            origin_location(origin)
+        except BundleError as exc:
+            raise PlanError(f"appspec deploy: --bundle-origin {exc}") from None
     if args.max_revisions < 1:
         raise PlanError("appspec deploy: --max-revisions must be 1 or more (it counts this deployment)")
     return DeploymentRequest(
@@ -53,6 +60,9 @@ def request_from(args: argparse.Namespace) -> DeploymentRequest:
         deployment_id=args.deployment_id,
         exact_events=args.exact_events,
         skip_lint=args.skip_lint,
+        bundle_origin=origin,
+        creator=args.creator,
+        deployment_type=args.deployment_type,
     )
 
 

@@ -31,6 +31,8 @@ from agent_shim.lock import GroupLock
 from agent_shim.plan import DOWNLOAD_BUNDLE, INSTALL, STOP_EVENTS, plan_events
 from agent_shim.script_log import ScriptLog
 
+ROLLBACK_CREATOR = "codeDeployRollback"  # the agent's DeploymentCreator of a rollback
+
 SUCCEEDED, FAILED, SKIPPED = "Succeeded", "Failed", "Skipped"
 APPSPEC_FALLBACKS = ("appspec.yaml", "appspec.yml")  # Install's fallback order (command_executor.rb)
 
@@ -52,10 +54,14 @@ class DeploymentRequest:
     rollback: bool = False
     kill_grace: float = 5.0
     deployment_id: Optional[str] = None
-    creator: str = "user"
+    creator: str = "user"  # or codeDeployRollback
+    deployment_type: str = (
+        "IN_PLACE"  # or BLUE_GREEN: with a rollback creator, the agent's own script mapping
+    )
     install_root: str = ""
     exact_events: bool = False
     skip_lint: bool = False  # the caller linted the same archive (the fleet controller)
+    bundle_origin: str = ""  # the S3 location the fleet controller downloaded the bundle from: its BUNDLE_*
     extra_environment: Dict[str, str] = field(default_factory=dict)
 
 
@@ -150,9 +156,10 @@ def _roll_back(
             bundle=source,
             bundle_type=kind,
             file_exists_behavior=record.get("file_exists_behavior") or request.file_exists_behavior,
+            bundle_origin=record.get("bundle_origin") or "",
             rollback=False,
             deployment_id=None,
-            creator="codeDeployRollback",
+            creator=ROLLBACK_CREATOR,
         )
         result = Deployment(
             rollback, on_event, shown_bundle=f"{record['bundle']} (revision of {record['deployment_id']})"
@@ -160,6 +167,14 @@ def _roll_back(
         return result
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def origin_location(origin: str) -> BundleLocation:
+    """The S3 location an archive was downloaded from (`--bundle-origin`), for its BUNDLE_* variables.
+    Raises BundleError unless it is s3://BUCKET/KEY[?versionId=V&etag=E]."""
+    if not origin.startswith("s3://"):
+        raise BundleError(f"{origin}: not an S3 location; give s3://BUCKET/KEY[?versionId=V&etag=E]")
+    return parse_location(origin, "zip")  # the archive's type is the local bundle's, not the origin's
 
 
 def read_last_good(root: DeploymentRoot, group_id: str) -> Optional[Dict[str, Any]]:
@@ -192,6 +207,7 @@ class Deployment:
             deployment_dir=self.root.deployment_dir(self.group_id, self.deployment_id),
         )
         self.location: Optional[BundleLocation] = None
+        self.origin: Optional[BundleLocation] = None  # where the fleet controller downloaded the archive
         self.prefix = ""  # the top-level folder the agent strips, found in preflight
         self.continuing = False
         self._appspecs: Dict[str, Tuple[bytes, Any]] = {}  # path → (bytes, model): parsed once per content
@@ -240,6 +256,8 @@ class Deployment:
         request, result = self.request, self.result
         try:
             location = parse_location(request.bundle, request.bundle_type)
+            if request.bundle_origin:
+                self.origin = origin_location(request.bundle_origin)
             self.location = fetch(location, self.root.bundle_file(self.group_id, self.deployment_id))
             directory = self.location.bundle_type == "directory"
             target = (
@@ -361,8 +379,9 @@ class Deployment:
     def _run_hooks(self, name: str) -> bool:
         """Run an event's scripts; False when the event had nothing to run."""
         archive = self.archive_dir
-        if name in STOP_EVENTS and not os.path.exists(archive):
-            last = self.root.last_successful_install(self.group_id)
+        pointer = self._previous_revision_pointer(name)
+        if pointer and not os.path.exists(archive):
+            last = self.root.read_pointer(pointer)
             if last is None:
                 return False  # first deployment of this group: a silent no-op, as the agent does
             archive = os.path.join(last, "deployment-archive")
@@ -377,6 +396,19 @@ class Deployment:
         executor.run_event(name, scripts)
         return True
 
+    def _previous_revision_pointer(self, name: str) -> str:
+        """The pointer file to an earlier revision whose scripts `name` runs while this deployment has no
+        archive of its own, or "" for the new revision's (AGENT-FACTS §2): in a blue/green rollback the
+        BlockTraffic hooks take the most recent install and ApplicationStop and the AllowTraffic hooks
+        the last successful one; otherwise ApplicationStop and the BlockTraffic hooks the last successful."""
+        if self.request.creator == ROLLBACK_CREATOR and self.request.deployment_type == "BLUE_GREEN":
+            if name in ("BeforeBlockTraffic", "AfterBlockTraffic"):
+                return self.root.most_recent_install_file(self.group_id)
+            if name in ("ApplicationStop", "BeforeAllowTraffic", "AfterAllowTraffic"):
+                return self.root.last_successful_install_file(self.group_id)
+            return ""
+        return self.root.last_successful_install_file(self.group_id) if name in STOP_EVENTS else ""
+
     # Helpers -----------------------------------------------------------------------------------
     def _environment(self) -> Dict[str, str]:
         assert self.location is not None
@@ -386,7 +418,7 @@ class Deployment:
             "DEPLOYMENT_GROUP_NAME": self.result.group_name,
             "DEPLOYMENT_GROUP_ID": self.group_id,
         }
-        variables.update(self.location.variables())
+        variables.update((self.origin or self.location).variables())
         if self.request.install_root:
             variables["INSTALL_ROOT"] = os.path.abspath(self.request.install_root)
         variables.update(self.request.extra_environment)
@@ -428,10 +460,9 @@ class Deployment:
         record = {
             "deployment_id": self.deployment_id,
             "deployment_dir": self.result.deployment_dir,
-            "bundle": self.location.source
-            if self.result.creator != "codeDeployRollback"
-            else self.result.bundle,
+            "bundle": self.location.source if self.result.creator != ROLLBACK_CREATOR else self.result.bundle,
             "bundle_type": self.location.bundle_type,
+            "bundle_origin": self.request.bundle_origin,
             "file_exists_behavior": self.request.file_exists_behavior,
             "application": self.result.application,
             "finished": time.time(),

@@ -113,6 +113,25 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "the unsafe-archive check still runs",
     )
     local.add_argument(
+        "--bundle-origin",
+        metavar="s3://BUCKET/KEY",
+        help="for the fleet: the archive given with --bundle was downloaded from this S3 location "
+        "(s3://BUCKET/KEY[?versionId=...&etag=...]); hooks get its BUNDLE_* variables",
+    )
+    local.add_argument(
+        "--creator",
+        choices=("user", "codeDeployRollback"),
+        default="user",
+        help="for the fleet: who created the deployment (a rollback changes where blue/green traffic hooks "
+        "take their scripts from, as in the agent)",
+    )
+    local.add_argument(
+        "--deployment-type",
+        choices=("IN_PLACE", "BLUE_GREEN"),
+        default="IN_PLACE",
+        help="for the fleet: the deployment's type (default IN_PLACE)",
+    )
+    local.add_argument(
         "--with-load-balancer",
         action="store_true",
         help="also run the traffic hooks (BeforeBlockTraffic ... AfterAllowTraffic)",

@@ -1,12 +1,22 @@
 """Blue/green deployments: deploy the revision to the idle set by the group's config, switch the load
-balancer's traffic to it (AllowTraffic on the replacements, then BlockTraffic on the originals) and keep
-the originals for `keep_blue_seconds`, in which a rollback switches traffic back without redeploying."""
+balancer's traffic to it and keep the originals for `keep_blue_seconds`, in which a rollback switches
+traffic back without redeploying.
+
+The traffic events run as in CodeDeploy, each host's load-balancer step between its hooks: the
+replacements run BeforeAllowTraffic → AllowTraffic → AfterAllowTraffic (continuing their host
+deployment, so with the new revision's scripts), then the originals BeforeBlockTraffic → BlockTraffic →
+AfterBlockTraffic (a new host deployment: their last installed revision's scripts). A rollback swaps the
+trios, its runner told `--creator codeDeployRollback --deployment-type BLUE_GREEN` for the agent's script
+mapping. Replacement hosts are out of the load balancer until their AllowTraffic, as unregistered instances
+are in CodeDeploy.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Dict, List, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from agent_shim.fleet.config import deployment_order
 from agent_shim.fleet.contracts import (
@@ -17,6 +27,7 @@ from agent_shim.fleet.contracts import (
     SUCCEEDED,
     FleetDeployment,
     HostOutcome,
+    HostSpec,
 )
 from agent_shim.fleet.controller import (
     BLUE_GREEN,
@@ -27,8 +38,10 @@ from agent_shim.fleet.controller import (
     FleetRun,
     Revision,
     RevisionRefused,
+    _one_line,
     close_outcome,
 )
+from agent_shim.layout import new_deployment_id
 
 if TYPE_CHECKING:
     from agent_shim.fleet.controller import Controller
@@ -52,6 +65,13 @@ def deploy(ctl: Controller, revision: Revision) -> FleetRun:
         ctl._begin(revision, order + originals, [], style=BLUE_GREEN, roles=roles, message=message)
     )
     d = run.deployment
+    refused = withdraw(ctl, order)
+    if refused:
+        for name in order + originals:
+            ctl._host_done(d, HostOutcome(name, SKIPPED, reason="not attempted: " + refused))
+        d.status, d.message = FAILED, f"{refused}; nothing was deployed"
+        ctl._end(d, last_good=False)
+        return run
     verdict = ctl._roll(d, group.hosts_named(order), revision, len(order), traffic=False)
     if verdict.status != SUCCEEDED:
         for name in originals:
@@ -60,13 +80,13 @@ def deploy(ctl: Controller, revision: Revision) -> FleetRun:
         ctl._end(d, last_good=False)
         return run
     ready = [n for n in order if d.hosts[n].status == SUCCEEDED]
-    allowed = traffic_all(ctl, d, ready, "AllowTraffic")
+    allowed = traffic_all(ctl, d, ready, "AllowTraffic", revision)
     problems = [n for n, o in allowed.items() if o.status != SUCCEEDED]
     blocked: Dict[str, HostOutcome] = {}
     if not problems:
         d.batches.append(list(originals))
         ctl.history.set_batches(d.deployment_id, d.batches)
-        blocked = traffic_all(ctl, d, originals, "BlockTraffic")
+        blocked = traffic_all(ctl, d, originals, "BlockTraffic", revision)
         problems = [n for n, o in blocked.items() if o.status != SUCCEEDED]
     else:
         for name in originals:
@@ -76,8 +96,9 @@ def deploy(ctl: Controller, revision: Revision) -> FleetRun:
         ctl._end(d, last_good=False, release=not group.auto_rollback)
         if group.auto_rollback:
             try:
-                allow_back = [n for n, o in blocked.items() if o.events]
-                block_back = [n for n, o in allowed.items() if o.status == SUCCEEDED]
+                # whatever the load balancer was asked to do is undone, even where a hook failed after it
+                allow_back = [n for n, o in blocked.items() if reached(o, "BlockTraffic")]
+                block_back = [n for n, o in allowed.items() if reached(o, "AllowTraffic")]
                 run.rollback = switch(
                     ctl, d, allow_back, block_back, live_side, run.notes, successor_of=d.deployment_id
                 )
@@ -128,9 +149,13 @@ def switch(
     notes: List[str],
     successor_of: str = "",
 ) -> FleetDeployment:
-    """A rollback deployment that only moves traffic: AllowTraffic on `allow`, then BlockTraffic on `block`."""
+    """A rollback deployment that only moves traffic: the AllowTraffic trio on `allow`, then the
+    BlockTraffic trio on `block`. Its revision is what `allow` runs; the hosts' runners get that archive
+    (for BUNDLE_*), or the rolled-back deployment's when the store no longer has it."""
     good = ctl.history.installed_on(ctl.group.application, ctl.group.name, allow)
     revision = ctl._stored(good, need_archive=False) if good else Revision("(unknown)", "", "", "")
+    if not (revision.archive and os.path.exists(revision.archive)):
+        revision = ctl._stored(deployment.deployment_id, need_archive=False)
     hosts = list(dict.fromkeys(allow + block))
     message = f"rollback of {deployment.deployment_id}: traffic back to {live_set}, no redeployment"
     rollback = ctl._begin(
@@ -146,12 +171,11 @@ def switch(
     )
     rollback.batches = [allow] + ([block] if block else [])
     ctl.history.set_batches(rollback.deployment_id, rollback.batches)
-    allowed = traffic_all(ctl, rollback, allow, "AllowTraffic")
+    allowed = traffic_all(ctl, rollback, allow, "AllowTraffic", revision, rollback=True)
     problems = [n for n, o in allowed.items() if o.status != SUCCEEDED]
     if not problems:
-        problems = [
-            n for n, o in traffic_all(ctl, rollback, block, "BlockTraffic").items() if o.status != SUCCEEDED
-        ]
+        blocked = traffic_all(ctl, rollback, block, "BlockTraffic", revision, rollback=True)
+        problems = [n for n, o in blocked.items() if o.status != SUCCEEDED]
     rollback.status = FAILED if problems else SUCCEEDED
     rollback.message = f"{message}; failed on {', '.join(problems)}" if problems else message
     ctl._end(rollback, last_good=not problems, live_set="" if problems else live_set)
@@ -159,10 +183,14 @@ def switch(
 
 
 def traffic_all(
-    ctl: Controller, deployment: FleetDeployment, names: Sequence[str], event: str
+    ctl: Controller,
+    deployment: FleetDeployment,
+    names: Sequence[str],
+    event: str,
+    revision: Revision,
+    rollback: bool = False,
 ) -> Dict[str, HostOutcome]:
-    """One traffic event on many hosts at once (bounded by max_parallel_ssh); their outcomes."""
-    sink = ctl._sink(deployment)
+    """One traffic trio on many hosts at once (bounded by max_parallel_ssh); their outcomes."""
 
     def one(name: str) -> HostOutcome:
         outcome = deployment.hosts.get(name) or HostOutcome(name, PENDING)
@@ -170,7 +198,7 @@ def traffic_all(
             outcome = HostOutcome(name, IN_PROGRESS, started=time.time())
             deployment.hosts[name] = outcome
             ctl._tell(deployment, "host_started", name)
-        ok = ctl._traffic(outcome, ctl.group.host(name), event, sink)
+        ok = traffic_trio(ctl, deployment, outcome, ctl.group.host(name), event, revision, rollback)
         outcome.status = SUCCEEDED if ok else FAILED
         return close_outcome(outcome)
 
@@ -179,3 +207,74 @@ def traffic_all(
     for outcome in results:
         ctl._host_done(deployment, outcome)
     return {o.host: o for o in results}
+
+
+def traffic_trio(
+    ctl: Controller,
+    deployment: FleetDeployment,
+    outcome: HostOutcome,
+    spec: HostSpec,
+    event: str,
+    revision: Revision,
+    rollback: bool,
+) -> bool:
+    """Before<event> on the host, <event> through the load balancer, After<event> on the host. A host
+    deployed in this deployment continues its own host deployment (its revision's scripts); any other
+    host gets a new one, whose hooks run its last installed revision's scripts."""
+    sink = ctl._sink(deployment)
+    continuing = outcome.host_deployment_id if outcome.events and not rollback else ""
+    host_deployment = continuing or new_deployment_id(local=False)
+    extra = ["--deployment-type", BLUE_GREEN] + (["--creator", ROLLBACK] if rollback else [])
+    try:
+        staged = ctl._stage(spec, revision)
+    except Exception as exc:  # noqa: BLE001 - SSH, upload: one line, this host only
+        outcome.reason = f"cannot prepare the host for {event}: {_one_line(exc)}"
+        return False
+    transport = staged.transport
+    try:
+        for step in (f"Before{event}", event, f"After{event}"):
+            if step == event:
+                ok = ctl._traffic(outcome, spec, event, sink)
+            else:
+                ok = ctl._run_step(
+                    outcome,
+                    transport,
+                    staged.runner_path,
+                    spec,
+                    staged.bundle_path,
+                    revision,
+                    (host_deployment, [step]),
+                    sink,
+                    extra,
+                )
+            if not ok:
+                return False
+        return True
+    finally:
+        transport.close()
+
+
+def withdraw(ctl: Controller, names: Sequence[str]) -> Optional[str]:
+    """Take the replacement hosts out of the load balancer before anything is deployed to them (they
+    serve nothing until their AllowTraffic); why that failed, or None. Already out is quick."""
+    settings = ctl.group.load_balancer
+    if not settings.enabled or not names:
+        return None
+
+    def one(name: str) -> Optional[str]:
+        try:
+            reason = ctl.lb.block(ctl.group.host(name), settings.drain_timeout)
+        except Exception as exc:  # noqa: BLE001 - the adapter should return a reason; be safe anyway
+            reason = _one_line(exc)
+        return f"{name}: {reason}" if reason else None
+
+    with ThreadPoolExecutor(max_workers=max(1, min(ctl.group.max_parallel_ssh, len(names)))) as pool:
+        failures = [r for r in pool.map(one, names) if r]
+    if not failures:
+        return None
+    return "cannot take the replacement hosts out of the load balancer: " + "; ".join(failures)
+
+
+def reached(outcome: HostOutcome, event: str) -> bool:
+    """The load balancer was asked to do `event` for this host (it may have failed half way)."""
+    return any(e.event == event and e.status in (SUCCEEDED, FAILED) for e in outcome.events)

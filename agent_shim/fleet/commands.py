@@ -32,6 +32,7 @@ from agent_shim.fleet.contracts import (
     LoadBalancer,
 )
 from agent_shim.fleet.controller import (
+    TRAFFIC_STEPS,
     Controller,
     FleetRun,
     Revision,
@@ -399,11 +400,10 @@ def build_plan(context: Context) -> Dict[str, Any]:
     placeholder = Revision(
         bundle or "BUNDLE", "<uploaded revision>", getattr(context.args, "bundle_type", None) or "tgz", ""
     )
-    events = _runner_events(with_lb)
+    steps = host_steps(with_lb, lb.enabled and group.blue_green is not None)
     hosts = []
     for name in order:
         spec = group.host(name)
-        steps = (["BlockTraffic"] if with_lb else []) + events + (["AllowTraffic"] if with_lb else [])
         hosts.append(
             {
                 "host": name,
@@ -414,11 +414,12 @@ def build_plan(context: Context) -> Dict[str, Any]:
                 "runner": [
                     "appspec",
                     "deploy",
-                    *controller.runner_arguments(spec, "<uploaded revision>", placeholder, with_lb),
+                    *controller.runner_arguments(spec, "<uploaded revision>", placeholder, False),
                     "--format",
                     "jsonl",
                 ],
                 "steps": steps,
+                "runner_steps": [list(step) for step in TRAFFIC_STEPS] if with_lb else [],
             }
         )
     plan: Dict[str, Any] = {
@@ -439,15 +440,29 @@ def build_plan(context: Context) -> Dict[str, Any]:
             "serving": originals,
             "replacement": order,
             "keep_originals_seconds": group.blue_green.keep_blue_seconds,
-            "switch": ["AllowTraffic on " + ", ".join(order), "BlockTraffic on " + ", ".join(originals)],
+            "switch": [
+                f"{trio('AllowTraffic')} on {', '.join(order)}",
+                f"{trio('BlockTraffic')} on {', '.join(originals)}",
+            ]
+            if lb.enabled
+            else [],
         }
     return plan
 
 
-def _runner_events(with_lb: bool) -> List[str]:
+def host_steps(in_place_traffic: bool, blue_green_traffic: bool) -> List[str]:
+    """What a host goes through, the load balancer's events in brackets: CodeDeploy's in-place order
+    with the traffic events, or a blue/green replacement's lifecycle and its AllowTraffic trio."""
+    if in_place_traffic:
+        before, middle, after = TRAFFIC_STEPS
+        return [*before, "[BlockTraffic]", *middle, "[AllowTraffic]", *after]
     from agent_shim.plan import default_events
 
-    return default_events(with_lb)
+    return default_events(False) + ([trio("AllowTraffic")] if blue_green_traffic else [])
+
+
+def trio(event: str) -> str:
+    return f"Before{event} → [{event}] → After{event}"
 
 
 def _ssh_target(spec: HostSpec) -> str:
@@ -505,11 +520,15 @@ def write_plan(plan: Dict[str, Any], out: TextIO) -> None:
         out.write(f"  {host['host']}: {host['via']}; {host['health']}, {host['revision']} revision\n")
         out.write(f"    {' → '.join(host['steps'])}\n")
         out.write(f"    runs: {' '.join(host['runner'])}\n")
+        if host["runner_steps"]:
+            parts = " | ".join(",".join(step) for step in host["runner_steps"])
+            out.write(
+                f"      in {len(host['runner_steps'])} steps of one host deployment (--events …): {parts}\n"
+            )
     if "blue_green" in plan:
         bg = plan["blue_green"]
-        out.write(
-            f"  then: {bg['switch'][0]}; {bg['switch'][1]}; originals kept {bg['keep_originals_seconds']:g}s\n"
-        )
+        switch = f"{bg['switch'][0]}; then {bg['switch'][1]}; " if bg["switch"] else ""
+        out.write(f"  then: {switch}originals kept {bg['keep_originals_seconds']:g}s\n")
     for line in plan["lint"]:
         out.write(f"  {line}\n")
     out.write("dry run: no host was contacted and nothing was changed\n")

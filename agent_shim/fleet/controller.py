@@ -67,6 +67,7 @@ class Revision:
     archive: str  # the archive every host receives (kept in the history's revision store)
     bundle_type: str  # zip, tar, tgz
     checksum: str  # sha256 of the archive
+    origin: str = ""  # s3://bucket/key?versionId=…&etag=… it was downloaded from (BUNDLE_* on hosts), or ""
 
 
 @dataclass
@@ -79,10 +80,13 @@ class FleetRun:
 def prepare_revision(bundle: str, bundle_type: Optional[str], history: History) -> Revision:
     """Lint the revision (a folder, zip, tar, tgz or s3:// object), archive a folder, and keep the
     archive in the revision store. Raises RevisionRefused with the reasons, one per line."""
+    from urllib.parse import urlencode
+
     from agent_shim.bundle import BundleError, fetch, parse_location
     from appspec_tools import bundler
 
     scratch = tempfile.mkdtemp(prefix="appspec-fleet-")
+    origin = ""
     try:
         location = parse_location(bundle, bundle_type)
         if location.is_s3:  # the controller downloads it once; hosts get the archive like any other
@@ -90,7 +94,9 @@ def prepare_revision(bundle: str, bundle_type: Optional[str], history: History) 
                 os.path.join(scratch, "bundle" + SUFFIXES[location.bundle_type]),
                 location.bundle_type,
             )
-            fetch(location, path)
+            got = fetch(location, path)  # hosts get its BUNDLE_*: the version and ETag S3 gave, when it did
+            query = urlencode([(n, v) for n, v in (("versionId", got.version), ("etag", got.etag)) if v])
+            origin = f"s3://{got.bucket}/{got.key}" + (f"?{query}" if query else "")
         elif location.bundle_type == "directory":
             path, kind = os.path.join(scratch, "revision.tgz"), "tgz"
             bundler.build_bundle(location.path, path, bundle_type="tgz", preserve_modes=True)
@@ -99,7 +105,8 @@ def prepare_revision(bundle: str, bundle_type: Optional[str], history: History) 
         if location.bundle_type != "directory":
             bundler.lint_revision(path)
         checksum = bundler.sha256_of(path)
-        return Revision(bundle, history.store_revision(path, checksum, SUFFIXES[kind]), kind, checksum)
+        stored = history.store_revision(path, checksum, SUFFIXES[kind])
+        return Revision(bundle, stored, kind, checksum, origin)
     except bundler.LintRefused as exc:
         errors = [p for p in exc.problems if p.severity.label == "error"] or exc.problems
         lines = [f"{p.path}:{p.line}:{p.column}: {p.severity.label} {p.rule_id} {p.message}" for p in errors]
@@ -226,7 +233,12 @@ class Controller:
             message=message,
             hosts={name: HostOutcome(name, PENDING) for name in hosts},
         )
-        details = {"archive": revision.archive, "bundle_type": revision.bundle_type, "roles": roles or {}}
+        details = {
+            "archive": revision.archive,
+            "bundle_type": revision.bundle_type,
+            "origin": revision.origin,
+            "roles": roles or {},
+        }
         notes.extend(self.history.begin(deployment, details, successor_of=successor_of))
         view = self.progress_factory(deployment) if self.progress_factory else None
         self.views[deployment.deployment_id] = view
@@ -264,7 +276,13 @@ class Controller:
             raise RevisionRefused(
                 f"the revision of {deployment_id} is no longer in {self.history.revisions_dir}"
             )
-        return Revision(row["revision"], details["archive"], details["bundle_type"], row["revision_checksum"])
+        return Revision(
+            row["revision"],
+            details["archive"],
+            details["bundle_type"],
+            row["revision_checksum"],
+            str(details.get("origin") or ""),  # recorded before origins were: none
+        )
 
     def _live_hosts(self) -> List[str]:
         bg = self.group.blue_green
@@ -439,9 +457,10 @@ class Controller:
         revision: Revision,
         step: Optional[Tuple[str, Sequence[str]]],
         sink: Callable[[HostEvent], None],
+        extra: Sequence[str] = (),
     ) -> bool:
         """One run of the host runner: the whole lifecycle, or one step (deployment id, events)."""
-        words = self.runner_arguments(spec, bundle, revision, False)
+        words = self.runner_arguments(spec, bundle, revision, False) + list(extra)
         if step is not None:
             words += ["--deployment-id", step[0], "--events", ",".join(step[1]), "--exact-events"]
         result = transport.run_deployment(runner_path, words, sink, self.group.host_timeout)
@@ -467,6 +486,8 @@ class Controller:
             words.append("--ignore-application-stop-failures")
         if with_lb:
             words.append("--with-load-balancer")
+        if revision.origin:  # an S3 revision: the hooks get its BUNDLE_*, as from the agent
+            words += ["--bundle-origin", revision.origin]
         return words
 
     def _traffic(

@@ -258,6 +258,27 @@ def test_plan_shows_order_batches_and_what_each_host_runs_without_changing_anyth
     assert code == 0 and json.loads(out)["batches"] == [["c", "a"], ["b", "d"]]
 
 
+def test_plan_puts_the_load_balancers_events_between_the_traffic_hooks(tmp_path):
+    fleet = LocalFleet(tmp_path, ("a", "b"))
+    lb = {"type": "haproxy", "socket": str(tmp_path / "haproxy.sock"), "backend": "web"}
+    fleet.write_group(load_balancer=lb)
+    code, out, err = cli("plan", "--group", str(fleet.group_path), "--bundle", str(fleet.revision("v1")))
+    assert code == 0, err
+    assert "BeforeBlockTraffic → [BlockTraffic] → AfterBlockTraffic → ApplicationStop → DownloadBundle" in out
+    assert "ValidateService → BeforeAllowTraffic → [AllowTraffic] → AfterAllowTraffic\n" in out
+    assert "in 3 steps of one host deployment" in out and "--with-load-balancer" not in out
+    fleet.write_group(
+        deployment_config="CodeDeployDefault.AllAtOnce", blue_green={"blue": ["a"], "green": ["b"]}
+    )
+    code, out, err = cli("plan", "--group", str(fleet.group_path), "--format", "json")
+    plan = json.loads(out)
+    assert plan["hosts"][0]["steps"][-1] == "BeforeAllowTraffic → [AllowTraffic] → AfterAllowTraffic"
+    assert plan["blue_green"]["switch"] == [
+        "BeforeAllowTraffic → [AllowTraffic] → AfterAllowTraffic on b",
+        "BeforeBlockTraffic → [BlockTraffic] → AfterBlockTraffic on a",
+    ]
+
+
 def test_plan_refuses_a_revision_with_lint_errors(tmp_path):
     fleet = LocalFleet(tmp_path, ("a",))
     revision = fleet.revision("v1")
@@ -396,12 +417,28 @@ def test_each_host_is_drained_between_the_block_hooks_and_put_back_between_the_a
         haproxy.stop()
 
 
-def test_blue_green_switches_traffic_and_rollback_switches_it_back_without_redeploying(
+def version_hook(event: str) -> str:
+    """sh lines: record which revision's script ran at `event` on this host, in $OUT/version-<host>."""
+    return f'echo "{event} $VERSION $DEPLOYMENT_ID" >> "$OUT/version-$HOST_NAME"\n'
+
+
+TRAFFIC_HOOKS = ("BeforeBlockTraffic", "AfterBlockTraffic", "BeforeAllowTraffic", "AfterAllowTraffic")
+
+
+def versions(fleet: LocalFleet, host: str) -> list:
+    path = fleet.out / f"version-{host}"
+    lines = path.read_text().splitlines() if path.exists() else []
+    path.unlink(missing_ok=True)
+    return [tuple(line.split()) for line in lines]
+
+
+def test_blue_green_runs_the_traffic_trios_and_rollback_switches_back_without_redeploying(
     tmp_path, haproxy_binary
 ):
     haproxy = Haproxy(tmp_path, ABCD, haproxy_binary)
     try:
         fleet = LocalFleet(tmp_path, ABCD, deployment_config="CodeDeployDefault.AllAtOnce")
+        fleet.extra_environment = {"HAPROXY_SOCKET": haproxy.socket}
         fleet.write_group(
             load_balancer={
                 "type": "haproxy",
@@ -411,29 +448,95 @@ def test_blue_green_switches_traffic_and_rollback_switches_it_back_without_redep
             },
             blue_green={"blue": ["a", "b"], "green": ["c", "d"], "keep_blue_seconds": 3600},
         )
-        for host in ("c", "d"):
-            haproxy.set_state(host, "maint")  # the idle set starts out of service
-        d = fleet.deploy("v1").deployment
+        hooks = {event: version_hook(event) for event in TRAFFIC_HOOKS}
+        # every server starts in service; the replacements are taken out before their deployment
+        d = fleet.deploy("v1", BeforeInstall=query_state_hook(), **hooks).deployment
         assert d.status == SUCCEEDED, d.message
         assert d.style == "BLUE_GREEN" and d.batches == [["c", "d"], ["a", "b"]]
         assert [fleet.installed(h) for h in ABCD] == [None, None, "v1", "v1"]  # only green was deployed to
-        assert [e.event for e in d.hosts["c"].events][-1] == "AllowTraffic"
-        assert [e.event for e in d.hosts["a"].events] == ["BlockTraffic"]
+        assert all(int((fleet.out / f"state-BeforeInstall-{h}").read_text()) & DRAINED for h in "cd")
+        assert [e.event for e in d.hosts["c"].events][-4:] == [
+            "ValidateService",
+            "BeforeAllowTraffic",
+            "AllowTraffic",
+            "AfterAllowTraffic",
+        ]
+        assert [e.event for e in d.hosts["a"].events] == [
+            "BeforeBlockTraffic",
+            "BlockTraffic",
+            "AfterBlockTraffic",
+        ]
         assert all(haproxy.admin_state(h) & (DRAINED | MAINTENANCE) == 0 for h in "cd")
         assert all(haproxy.admin_state(h) & DRAINED for h in "ab")
+        green_id = d.hosts["c"].host_deployment_id
+        assert versions(fleet, "c") == [  # the new revision's scripts, in the same host deployment
+            ("BeforeAllowTraffic", "v1", green_id),
+            ("AfterAllowTraffic", "v1", green_id),
+        ]
+        assert versions(fleet, "a") == []  # blue never had a revision: its Block hooks are a no-op
+
+        second = fleet.deploy("v2", **hooks).deployment  # green serves: blue is the replacement set
+        assert second.status == SUCCEEDED and second.batches == [["a", "b"], ["c", "d"]]
+        assert [h for h, _, _ in versions(fleet, "a")] == ["BeforeAllowTraffic", "AfterAllowTraffic"]
+        assert [(h, v) for h, v, _ in versions(fleet, "c")] == [  # the originals' own last revision
+            ("BeforeBlockTraffic", "v1"),
+            ("AfterBlockTraffic", "v1"),
+        ]
         deployments = {h: fleet.host_deployments(h) for h in ABCD}
         code, out, err = cli("rollback", "--group", str(fleet.group_path))
         assert code == 0, err + out
-        assert all(haproxy.admin_state(h) & (DRAINED | MAINTENANCE) == 0 for h in "ab")
-        assert all(haproxy.admin_state(h) & DRAINED for h in "cd")
-        assert {h: fleet.host_deployments(h) for h in ABCD} == deployments  # no redeployment
+        assert all(haproxy.admin_state(h) & (DRAINED | MAINTENANCE) == 0 for h in "cd")
+        assert all(haproxy.admin_state(h) & DRAINED for h in "ab")
+        # the trios swap: the originals allow traffic with their last successful install's scripts (v1),
+        # the replacements block it with their most recent install's (v2); nothing is redeployed
+        assert [(h, v) for h, v, _ in versions(fleet, "c")] == [
+            ("BeforeAllowTraffic", "v1"),
+            ("AfterAllowTraffic", "v1"),
+        ]
+        assert [(h, v) for h, v, _ in versions(fleet, "a")] == [
+            ("BeforeBlockTraffic", "v2"),
+            ("AfterBlockTraffic", "v2"),
+        ]
+        assert [fleet.installed(h) for h in ABCD] == ["v2", "v2", "v1", "v1"]
+        assert {h: len(fleet.host_deployments(h)) - len(deployments[h]) for h in ABCD} == dict.fromkeys(
+            ABCD, 1
+        )
         with fleet.history() as history:
-            assert history.group_state("App", "web")["live_set"] == "blue"
+            assert history.group_state("App", "web")["live_set"] == "green"
         fleet.write_group(blue_green={"blue": ["a", "b"], "green": ["c", "d"], "keep_blue_seconds": 0})
-        second = fleet.deploy("v2").deployment  # blue serves again: green is the replacement set again
-        assert second.status == SUCCEEDED and second.batches[0] == ["c", "d"]
+        third = fleet.deploy("v3").deployment  # green serves again: blue is the replacement set again
+        assert third.status == SUCCEEDED and third.batches[0] == ["a", "b"]
         code, _, err = cli("rollback", "--group", str(fleet.group_path))
         assert code == 1 and "keep_blue_seconds" in err  # the originals are retired: no switch back
+    finally:
+        haproxy.stop()
+
+
+def test_blue_green_a_failed_allow_hook_switches_traffic_back_to_the_originals(tmp_path, haproxy_binary):
+    haproxy = Haproxy(tmp_path, ABCD, haproxy_binary)
+    try:
+        fleet = LocalFleet(
+            tmp_path, ABCD, deployment_config="CodeDeployDefault.AllAtOnce", auto_rollback=True
+        )
+        fleet.write_group(
+            load_balancer={
+                "type": "haproxy",
+                "socket": haproxy.socket,
+                "backend": "web",
+                "healthy_timeout": 20,
+            },
+            blue_green={"blue": ["a", "b"], "green": ["c", "d"]},
+        )
+        assert fleet.deploy("v1").deployment.status == SUCCEEDED  # green (c, d) serves v1
+        fleet.fail("AfterAllowTraffic", "b", version="v2")  # b is in service when its last hook fails
+        run = fleet.deploy("v2")
+        assert run.deployment.status == FAILED and "b" in run.deployment.message
+        assert run.rollback is not None and run.rollback.status == SUCCEEDED, (
+            run.rollback and run.rollback.message
+        )
+        assert all(haproxy.admin_state(h) & DRAINED for h in "ab"), "both replacements are out again"
+        assert all(haproxy.admin_state(h) & (DRAINED | MAINTENANCE) == 0 for h in "cd")
+        assert {h: o.status for h, o in run.rollback.hosts.items()} == {"a": SUCCEEDED, "b": SUCCEEDED}
     finally:
         haproxy.stop()
 

@@ -11,6 +11,7 @@ import sys
 import threading
 
 import pytest
+from shim_support import ENV_DUMP, read_env, tar_tree
 
 
 def run_cli(host, *args: str, timeout: float = 60):
@@ -111,6 +112,15 @@ def test_format_json_of_a_failure_exits_1(host):
         ),
         (["--max-revisions", "0"], "--max-revisions must be 1 or more"),
         (["--deployment-group", "../escape"], "invalid deployment group '../escape'"),
+        (
+            ["--bundle-origin", "https://example.com/r.tgz"],
+            "appspec deploy: --bundle-origin https://example.com/r.tgz: not an S3 location; "
+            "give s3://BUCKET/KEY[?versionId=V&etag=E]",
+        ),
+        (
+            ["--bundle-origin", "s3://bucket-only"],
+            "--bundle-origin s3://bucket-only: an S3 revision is s3://",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_one_line_on_stderr(host, args, needle):
@@ -120,6 +130,33 @@ def test_usage_errors_exit_2_with_one_line_on_stderr(host, args, needle):
     assert process.stdout == ""
     assert len(process.stderr.splitlines()) == 1 and needle in process.stderr
     assert not (host.out / "ran").exists()
+
+
+def test_bundle_origin_gives_the_hooks_its_bundle_variables(host):
+    """The fleet's runner: the archive is local, the hooks see the S3 object it was downloaded from."""
+    rev = host.revision("r", hooks={"BeforeInstall": ENV_DUMP, "ValidateService": ENV_DUMP})
+    archive = tar_tree(rev, host.tmp / "r.tgz", mode="w:gz")
+    origin = "s3://revisions-bucket/web/app 1.tgz?versionId=3sL4kqtJ.rmSpX&etag=1aa643d63c1bda57"
+    process = run_cli(host, "--bundle", str(archive), "--bundle-origin", origin)
+    assert process.returncode == 0, process.stdout + process.stderr
+    for event in ("BeforeInstall", "ValidateService"):
+        env = read_env(host.out / f"env-{event}")
+        assert env["BUNDLE_BUCKET"] == "revisions-bucket"
+        assert env["BUNDLE_KEY"] == "web/app 1.tgz"
+        assert env["BUNDLE_VERSION"] == "3sL4kqtJ.rmSpX"
+        assert env["BUNDLE_ETAG"] == "1aa643d63c1bda57"
+
+
+def test_bundle_origin_without_version_or_etag_leaves_them_unset(host, monkeypatch):
+    monkeypatch.setenv("BUNDLE_VERSION", "inherited")  # unset in the hooks, not inherited, not empty
+    monkeypatch.setenv("BUNDLE_ETAG", "inherited")
+    rev = host.revision("r", hooks={"BeforeInstall": ENV_DUMP})
+    archive = tar_tree(rev, host.tmp / "r.tgz", mode="w:gz")
+    process = run_cli(host, "--bundle", str(archive), "--bundle-origin", "s3://revisions-bucket/web.tgz")
+    assert process.returncode == 0, process.stdout + process.stderr
+    env = read_env(host.out / "env-BeforeInstall")
+    assert (env["BUNDLE_BUCKET"], env["BUNDLE_KEY"]) == ("revisions-bucket", "web.tgz")
+    assert "BUNDLE_VERSION" not in env and "BUNDLE_ETAG" not in env
 
 
 def test_no_bundle_is_a_usage_error(host):

@@ -110,3 +110,16 @@ def test_an_unsafe_s3_archive_is_refused_like_a_local_one(host, s3, bucket_name)
     result = host.deploy(f"s3://{bucket_name}/bad.zip")
     assert result.events == [] and "unsafe archive" in result.message
     assert not (host.tmp / "escaped").exists()
+
+
+def test_a_rollback_gives_the_hooks_the_origin_of_the_revision_it_redeploys(host):
+    """--bundle-origin (the fleet's runner): a rollback's hooks see where *its* revision came from."""
+    good = tar_tree(s3_revision(host, "good", "1"), host.tmp / "good.tgz", mode="w:gz")
+    first = host.deploy(good, bundle_origin="s3://bucket/app.tgz?versionId=v1&etag=e1")
+    assert first.succeeded, first.message
+    bad = host.revision("bad", hooks={"BeforeInstall": ENV_DUMP, "AfterInstall": "exit 3"})
+    archive = tar_tree(bad, host.tmp / "bad.tgz", mode="w:gz")
+    failed = host.deploy(archive, bundle_origin="s3://bucket/app.tgz?versionId=v2", rollback=True)
+    assert not failed.succeeded and failed.rollback is not None and failed.rollback.succeeded
+    env = read_env(host.out / "env-BeforeInstall")  # the rollback's BeforeInstall ran last
+    assert (env["BUNDLE_KEY"], env["BUNDLE_VERSION"], env["BUNDLE_ETAG"]) == ("app.tgz", "v1", "e1")

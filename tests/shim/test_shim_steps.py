@@ -105,3 +105,49 @@ def test_exact_events_need_events_and_keep_the_stop_events_first(revision, tmp_p
     )
     assert result.returncode == 2 and "must come before" in result.stderr
     assert not os.path.exists(root / "default-local-deployment-group")
+
+
+def versioned(tmp_path, version, fail_at=""):
+    """A revision whose hooks record `<event> <version>`; `fail_at` fails that event."""
+    folder = tmp_path / version
+    folder.mkdir()
+    record = tmp_path / "versions.txt"
+    hooks = "".join(f"  {event}:\n    - location: hook.sh\n" for event in TRAFFIC_ORDER)
+    (folder / "appspec.yml").write_text(f"version: 0.0\nos: linux\nhooks:\n{hooks}")
+    fail = f'[ "$LIFECYCLE_EVENT" = "{fail_at}" ] && exit 4\n' if fail_at else ""
+    (folder / "hook.sh").write_text(
+        f'#!/bin/sh\necho "$LIFECYCLE_EVENT {version}" >> {record}\n{fail}exit 0\n'
+    )
+    (folder / "hook.sh").chmod(0o755)
+    return folder, record
+
+
+def test_a_blue_green_rollback_takes_the_block_hooks_from_the_most_recent_install(tmp_path):
+    root = tmp_path / "root"
+    good, record = versioned(tmp_path, "v1")
+    broken, _ = versioned(tmp_path, "v2", fail_at="BeforeInstall")
+    assert deploy("--bundle", str(good), root=root).returncode == 0
+    assert deploy("--bundle", str(broken), root=root).returncode == 1  # downloaded, never installed
+    record.write_text("")
+    rollback = ("--creator", "codeDeployRollback", "--deployment-type", "BLUE_GREEN")
+
+    def step(event, deployment_id, *options):
+        events = ("--deployment-id", deployment_id, "--events", event, "--exact-events")
+        return deploy("--bundle", str(good), *events, *options, root=root)
+
+    for number, event in enumerate(["BeforeBlockTraffic", "BeforeAllowTraffic", "ApplicationStop"]):
+        result = step(event, f"d-BGROLL00{number}", *rollback)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert step("BeforeBlockTraffic", "d-INPLACE00").returncode == 0
+    in_place = step("BeforeAllowTraffic", "d-INPLACE01")
+    assert in_place.returncode == 1 and "did not find an AppSpec file" in in_place.stdout
+    # AGENT-FACTS §2: in a blue/green rollback BeforeBlockTraffic runs the most recent install's script (v2,
+    # downloaded but never installed), BeforeAllowTraffic and ApplicationStop the last successful one's (v1);
+    # in place, BeforeBlockTraffic takes the last successful install, and BeforeAllowTraffic, in a
+    # deployment with no archive of its own, finds no AppSpec
+    assert record.read_text().splitlines() == [
+        "BeforeBlockTraffic v2",
+        "BeforeAllowTraffic v1",
+        "ApplicationStop v1",
+        "BeforeBlockTraffic v1",
+    ]
