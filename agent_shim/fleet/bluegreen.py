@@ -38,8 +38,8 @@ from agent_shim.fleet.controller import (
     FleetRun,
     Revision,
     RevisionRefused,
-    _one_line,
     close_outcome,
+    one_line,
 )
 from agent_shim.layout import new_deployment_id
 
@@ -228,7 +228,7 @@ def traffic_trio(
     try:
         staged = ctl._stage(spec, revision)
     except Exception as exc:  # noqa: BLE001 - SSH, upload: one line, this host only
-        outcome.reason = f"cannot prepare the host for {event}: {_one_line(exc)}"
+        outcome.reason = f"cannot prepare the host for {event}: {one_line(exc)}"
         return False
     transport = staged.transport
     try:
@@ -265,7 +265,7 @@ def withdraw(ctl: Controller, names: Sequence[str]) -> Optional[str]:
         try:
             reason = ctl.lb.block(ctl.group.host(name), settings.drain_timeout)
         except Exception as exc:  # noqa: BLE001 - the adapter should return a reason; be safe anyway
-            reason = _one_line(exc)
+            reason = one_line(exc)
         return f"{name}: {reason}" if reason else None
 
     with ThreadPoolExecutor(max_workers=max(1, min(ctl.group.max_parallel_ssh, len(names)))) as pool:

@@ -398,7 +398,13 @@ def build_plan(context: Context) -> Dict[str, Any]:
     with_lb = lb.enabled and group.blue_green is None
     bundle = getattr(context.args, "bundle", None)
     placeholder = Revision(
-        bundle or "BUNDLE", "<uploaded revision>", getattr(context.args, "bundle_type", None) or "tgz", ""
+        bundle or "BUNDLE",
+        "<uploaded revision>",
+        getattr(context.args, "bundle_type", None) or "tgz",
+        "",
+        origin=bundle
+        if bundle and bundle.startswith("s3://")
+        else "",  # the version and ETag come at run time
     )
     steps = host_steps(with_lb, lb.enabled and group.blue_green is not None)
     hosts = []

@@ -413,7 +413,7 @@ class Controller:
         try:
             staged = staging.take(spec) if staging is not None else self._stage(spec, revision)
         except Exception as exc:  # noqa: BLE001 - SSH, upload: one line, this host only
-            outcome.reason = f"cannot prepare the host: {_one_line(exc)}"
+            outcome.reason = f"cannot prepare the host: {one_line(exc)}"
             return close_outcome(outcome)
         transport, runner_path, bundle = staged.transport, staged.runner_path, staged.bundle_path
         try:
@@ -502,7 +502,7 @@ class Controller:
             action = self.lb.block if event == "BlockTraffic" else self.lb.allow
             reason = action(spec, timeout)
         except Exception as exc:  # noqa: BLE001 - the adapter should return a reason; be safe anyway
-            reason = _one_line(exc)
+            reason = one_line(exc)
         done = HostEvent(spec.name, event, FAILED if reason else SUCCEEDED, started, time.monotonic() - clock)
         if reason:
             done.error_code, done.error_name, done.message = 5, "UnknownError", reason
@@ -552,6 +552,6 @@ def close_outcome(outcome: HostOutcome) -> HostOutcome:
     return outcome
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
