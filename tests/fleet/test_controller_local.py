@@ -432,22 +432,25 @@ def versions(fleet: LocalFleet, host: str) -> list:
     return [tuple(line.split()) for line in lines]
 
 
+def blue_green_fleet(tmp_path, haproxy, auto_rollback=False, **blue_green) -> LocalFleet:
+    """a, b blue and c, d green behind `haproxy`, AllAtOnce; the hooks can read HAProxy's state."""
+    fleet = LocalFleet(
+        tmp_path, ABCD, deployment_config="CodeDeployDefault.AllAtOnce", auto_rollback=auto_rollback
+    )
+    fleet.extra_environment = {"HAPROXY_SOCKET": haproxy.socket}
+    fleet.write_group(
+        load_balancer={"type": "haproxy", "socket": haproxy.socket, "backend": "web", "healthy_timeout": 20},
+        blue_green={"blue": ["a", "b"], "green": ["c", "d"], **blue_green},
+    )
+    return fleet
+
+
 def test_blue_green_runs_the_traffic_trios_and_rollback_switches_back_without_redeploying(
     tmp_path, haproxy_binary
 ):
     haproxy = Haproxy(tmp_path, ABCD, haproxy_binary)
     try:
-        fleet = LocalFleet(tmp_path, ABCD, deployment_config="CodeDeployDefault.AllAtOnce")
-        fleet.extra_environment = {"HAPROXY_SOCKET": haproxy.socket}
-        fleet.write_group(
-            load_balancer={
-                "type": "haproxy",
-                "socket": haproxy.socket,
-                "backend": "web",
-                "healthy_timeout": 20,
-            },
-            blue_green={"blue": ["a", "b"], "green": ["c", "d"], "keep_blue_seconds": 3600},
-        )
+        fleet = blue_green_fleet(tmp_path, haproxy, keep_blue_seconds=3600)
         hooks = {event: version_hook(event) for event in TRAFFIC_HOOKS}
         # every server starts in service; the replacements are taken out before their deployment
         d = fleet.deploy("v1", BeforeInstall=query_state_hook(), **hooks).deployment
@@ -515,18 +518,7 @@ def test_blue_green_runs_the_traffic_trios_and_rollback_switches_back_without_re
 def test_blue_green_a_failed_allow_hook_switches_traffic_back_to_the_originals(tmp_path, haproxy_binary):
     haproxy = Haproxy(tmp_path, ABCD, haproxy_binary)
     try:
-        fleet = LocalFleet(
-            tmp_path, ABCD, deployment_config="CodeDeployDefault.AllAtOnce", auto_rollback=True
-        )
-        fleet.write_group(
-            load_balancer={
-                "type": "haproxy",
-                "socket": haproxy.socket,
-                "backend": "web",
-                "healthy_timeout": 20,
-            },
-            blue_green={"blue": ["a", "b"], "green": ["c", "d"]},
-        )
+        fleet = blue_green_fleet(tmp_path, haproxy, auto_rollback=True)
         assert fleet.deploy("v1").deployment.status == SUCCEEDED  # green (c, d) serves v1
         fleet.fail("AfterAllowTraffic", "b", version="v2")  # b is in service when its last hook fails
         run = fleet.deploy("v2")
