@@ -48,9 +48,10 @@ if TYPE_CHECKING:
 
 
 def deploy(ctl: Controller, revision: Revision) -> FleetRun:
-    """Deploy to the idle set by the config, then switch traffic: AllowTraffic on the replacement
-    hosts, BlockTraffic on the originals, which stay drained (kept for `keep_blue_seconds`: the
-    window in which `rollback` switches back without redeploying)."""
+    """Take the idle set out of the load balancer, deploy to it by the config, then switch traffic: the
+    AllowTraffic trio on the replacement hosts, the BlockTraffic trio on the originals, which stay
+    drained (kept for `keep_blue_seconds`: the window in which `rollback` switches back without
+    redeploying)."""
     bg, group = ctl.group.blue_green, ctl.group
     assert bg is not None
     live_side = ctl.history.group_state(group.application, group.name)["live_set"]

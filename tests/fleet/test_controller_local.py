@@ -533,6 +533,25 @@ def test_blue_green_a_failed_allow_hook_switches_traffic_back_to_the_originals(t
         haproxy.stop()
 
 
+def test_blue_green_deploys_nothing_when_a_replacement_cannot_be_taken_out_of_the_load_balancer(
+    tmp_path, haproxy_binary
+):
+    haproxy = Haproxy(tmp_path, ABCD, haproxy_binary)
+    try:
+        fleet = blue_green_fleet(tmp_path, haproxy)
+        document = json.loads(fleet.group_path.read_text())
+        document["hosts"][3]["lb_server"] = "no-such-server"  # d: not a server of the backend
+        fleet.group_path.write_text(json.dumps(document))
+        d = fleet.deploy("v1").deployment
+        assert d.status == FAILED
+        assert "cannot take the replacement hosts out of the load balancer: d:" in d.message
+        assert "nothing was deployed" in d.message
+        assert {o.status for o in d.hosts.values()} == {SKIPPED}
+        assert all(fleet.host_deployments(h) == [] for h in ABCD)
+    finally:
+        haproxy.stop()
+
+
 def test_jsonl_prints_each_event_as_it_happens_then_the_result(tmp_path):
     fleet = LocalFleet(tmp_path, ("a",))
     code, out, err = cli(
