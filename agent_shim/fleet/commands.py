@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, TextIO
 
-from agent_shim.fleet.config import deployment_order, simulate
+from agent_shim.fleet import dryrun
 from agent_shim.fleet.contracts import (
     IN_PROGRESS,
     SUCCEEDED,
@@ -32,10 +32,8 @@ from agent_shim.fleet.contracts import (
     LoadBalancer,
 )
 from agent_shim.fleet.controller import (
-    TRAFFIC_STEPS,
     Controller,
     FleetRun,
-    Revision,
     RevisionRefused,
     prepare_revision,
 )
@@ -382,102 +380,6 @@ def _brief(d: FleetDeployment) -> Dict[str, Any]:
 
 
 # The dry run -----------------------------------------------------------------------------------------
-def build_plan(context: Context) -> Dict[str, Any]:
-    """What a deployment would do, from the group file and the history; no host is contacted."""
-    group, history = context.group, context.history
-    controller = Controller(group, history, transport_factory(group), load_balancer_for(group))
-    names = [h.name for h in group.hosts]
-    live_side, targets = "", names
-    if group.blue_green is not None:
-        live_side = history.group_state(group.application, group.name)["live_set"]
-        targets = list(group.blue_green.blue if live_side == "green" else group.blue_green.green)
-    health = history.host_health(group.application, group.name, targets)
-    order = deployment_order(targets, health)
-    minimum = group.config.minimum(len(order))
-    lb = group.load_balancer
-    with_lb = lb.enabled and group.blue_green is None
-    bundle = getattr(context.args, "bundle", None)
-    placeholder = Revision(
-        bundle or "BUNDLE",
-        "<uploaded revision>",
-        getattr(context.args, "bundle_type", None) or "tgz",
-        "",
-        origin=bundle
-        if bundle and bundle.startswith("s3://")
-        else "",  # the version and ETag come at run time
-    )
-    steps = host_steps(with_lb, lb.enabled and group.blue_green is not None)
-    hosts = []
-    for name in order:
-        spec = group.host(name)
-        hosts.append(
-            {
-                "host": name,
-                "address": spec.address,
-                "via": "this machine" if spec.address == LOCAL else _ssh_target(spec),
-                "health": health[name].instance,
-                "revision": health[name].revision,
-                "runner": [
-                    "appspec",
-                    "deploy",
-                    *controller.runner_arguments(spec, "<uploaded revision>", placeholder, False),
-                    "--format",
-                    "jsonl",
-                ],
-                "steps": steps,
-                "runner_steps": [list(step) for step in TRAFFIC_STEPS] if with_lb else [],
-            }
-        )
-    plan: Dict[str, Any] = {
-        "application": group.application,
-        "deployment_group": group.name,
-        "config": group.config.describe(len(order)),
-        "minimum_healthy_hosts": minimum,
-        "load_balancer": lb.type,
-        "batches": simulate(order, minimum, group.max_parallel_ssh),
-        "hosts": hosts,
-        "fails_at_once": minimum >= len(order),
-        "revision": bundle,
-        "auto_rollback": group.auto_rollback,
-    }
-    if group.blue_green is not None:
-        originals = list(group.blue_green.green if live_side == "green" else group.blue_green.blue)
-        plan["blue_green"] = {
-            "serving": originals,
-            "replacement": order,
-            "keep_originals_seconds": group.blue_green.keep_blue_seconds,
-            "switch": [
-                f"{trio('AllowTraffic')} on {', '.join(order)}",
-                f"{trio('BlockTraffic')} on {', '.join(originals)}",
-            ]
-            if lb.enabled
-            else [],
-        }
-    return plan
-
-
-def host_steps(in_place_traffic: bool, blue_green_traffic: bool) -> List[str]:
-    """What a host goes through, the load balancer's events in brackets: CodeDeploy's in-place order
-    with the traffic events, or a blue/green replacement's lifecycle and its AllowTraffic trio."""
-    if in_place_traffic:
-        before, middle, after = TRAFFIC_STEPS
-        return [*before, "[BlockTraffic]", *middle, "[AllowTraffic]", *after]
-    from agent_shim.plan import default_events
-
-    return default_events(False) + ([trio("AllowTraffic")] if blue_green_traffic else [])
-
-
-def trio(event: str) -> str:
-    return f"Before{event} → [{event}] → After{event}"
-
-
-def _ssh_target(spec: HostSpec) -> str:
-    user = f"{spec.user}@" if spec.user else ""
-    port = f":{spec.port}" if spec.port else ""
-    note = "" if spec.port or spec.user else " (ssh_config may set user, port, key)"
-    return f"ssh {user}{spec.address}{port}{note}"
-
-
 def cmd_plan(context: Context) -> int:
     bundle = getattr(context.args, "bundle", None)
     problems: List[str] = []
@@ -493,51 +395,17 @@ def cmd_plan(context: Context) -> int:
             ]
         except (bundler.BundleError, OSError) as exc:
             problems = [f"{bundle}: {exc}"]
-    plan = build_plan(context)
+    controller = Controller(
+        context.group, context.history, transport_factory(context.group), load_balancer_for(context.group)
+    )
+    plan = dryrun.build_plan(controller, bundle, getattr(context.args, "bundle_type", None))
     plan["lint"] = problems
     if context.format != "text":
         json.dump(plan, context.out, indent=2)
         context.out.write("\n")
         return EXIT_FAILED if problems or plan["fails_at_once"] else EXIT_OK
-    write_plan(plan, context.out)
+    dryrun.write_plan(plan, context.out)
     return EXIT_FAILED if problems or plan["fails_at_once"] else EXIT_OK
-
-
-def write_plan(plan: Dict[str, Any], out: TextIO) -> None:
-    out.write(f"plan: deployment group {plan['deployment_group']} ({plan['application']})")
-    out.write(f", revision {plan['revision']}\n" if plan["revision"] else " (no --bundle given)\n")
-    out.write(f"  config: {plan['config']}\n")
-    out.write(
-        f"  load balancer: {plan['load_balancer']}; automatic rollback: {'on' if plan['auto_rollback'] else 'off'}\n"
-    )
-    if "blue_green" in plan:
-        bg = plan["blue_green"]
-        out.write(
-            f"  blue/green: serving {', '.join(bg['serving'])}; deploying to {', '.join(bg['replacement'])}\n"
-        )
-    out.write("  order (unhealthy first, then unknown, old, current revision), if every host succeeds:\n")
-    for number, batch in enumerate(plan["batches"], 1):
-        out.write(f"    batch {number}: {', '.join(batch)}\n")
-    if plan["fails_at_once"]:
-        out.write(
-            "    none: the minimum healthy hosts leaves no host to deploy to; the deployment would fail at once\n"
-        )
-    for host in plan["hosts"]:
-        out.write(f"  {host['host']}: {host['via']}; {host['health']}, {host['revision']} revision\n")
-        out.write(f"    {' → '.join(host['steps'])}\n")
-        out.write(f"    runs: {' '.join(host['runner'])}\n")
-        if host["runner_steps"]:
-            parts = " | ".join(",".join(step) for step in host["runner_steps"])
-            out.write(
-                f"      in {len(host['runner_steps'])} steps of one host deployment (--events …): {parts}\n"
-            )
-    if "blue_green" in plan:
-        bg = plan["blue_green"]
-        switch = f"{bg['switch'][0]}; then {bg['switch'][1]}; " if bg["switch"] else ""
-        out.write(f"  then: {switch}originals kept {bg['keep_originals_seconds']:g}s\n")
-    for line in plan["lint"]:
-        out.write(f"  {line}\n")
-    out.write("dry run: no host was contacted and nothing was changed\n")
 
 
 HANDLERS: Dict[str, Callable[[Context], int]] = {
