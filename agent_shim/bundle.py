@@ -19,7 +19,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from typing import Dict, List, Optional
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 from appspec_tools.revision import Revision, clean_name, sniff_archive
 
@@ -43,6 +43,12 @@ class BundleLocation:
     @property
     def is_s3(self) -> bool:
         return bool(self.bucket)
+
+    @property
+    def url(self) -> str:
+        """An S3 location as `parse_location` reads it: s3://BUCKET/KEY[?versionId=V&etag=E]."""
+        query = urlencode([(n, v) for n, v in (("versionId", self.version), ("etag", self.etag)) if v])
+        return f"s3://{self.bucket}/{self.key}" + (f"?{query}" if query else "")
 
     def variables(self) -> Dict[str, Optional[str]]:
         """BUNDLE_* for the hooks: S3 revisions only; a missing version or ETag is unset, not empty."""

@@ -28,10 +28,17 @@ from agent_shim.layout import (
     new_deployment_id,
 )
 from agent_shim.lock import GroupLock
-from agent_shim.plan import DOWNLOAD_BUNDLE, INSTALL, STOP_EVENTS, plan_events
+from agent_shim.plan import (
+    DOWNLOAD_BUNDLE,
+    IN_PLACE,
+    INSTALL,
+    MOST_RECENT_INSTALL,
+    ROLLBACK_CREATOR,
+    STOP_EVENTS,
+    earlier_install,
+    plan_events,
+)
 from agent_shim.script_log import ScriptLog
-
-ROLLBACK_CREATOR = "codeDeployRollback"  # the agent's DeploymentCreator of a rollback
 
 SUCCEEDED, FAILED, SKIPPED = "Succeeded", "Failed", "Skipped"
 APPSPEC_FALLBACKS = ("appspec.yaml", "appspec.yml")  # Install's fallback order (command_executor.rb)
@@ -54,10 +61,8 @@ class DeploymentRequest:
     rollback: bool = False
     kill_grace: float = 5.0
     deployment_id: Optional[str] = None
-    creator: str = "user"  # or codeDeployRollback
-    deployment_type: str = (
-        "IN_PLACE"  # or BLUE_GREEN: with a rollback creator, the agent's own script mapping
-    )
+    creator: str = "user"  # or ROLLBACK_CREATOR
+    deployment_type: str = IN_PLACE  # or BLUE_GREEN: a blue/green rollback has its own script mapping
     install_root: str = ""
     exact_events: bool = False
     skip_lint: bool = False  # the caller linted the same archive (the fleet controller)
@@ -379,9 +384,13 @@ class Deployment:
     def _run_hooks(self, name: str) -> bool:
         """Run an event's scripts; False when the event had nothing to run."""
         archive = self.archive_dir
-        pointer = self._previous_revision_pointer(name)
-        if pointer and not os.path.exists(archive):
-            last = self.root.read_pointer(pointer)
+        earlier = earlier_install(name, self.request.creator, self.request.deployment_type)
+        if earlier and not os.path.exists(archive):
+            last = self.root.read_pointer(
+                self.root.most_recent_install_file(self.group_id)
+                if earlier == MOST_RECENT_INSTALL
+                else self.root.last_successful_install_file(self.group_id)
+            )
             if last is None:
                 return False  # first deployment of this group: a silent no-op, as the agent does
             archive = os.path.join(last, "deployment-archive")
@@ -395,19 +404,6 @@ class Deployment:
         )
         executor.run_event(name, scripts)
         return True
-
-    def _previous_revision_pointer(self, name: str) -> str:
-        """The pointer file to an earlier revision whose scripts `name` runs while this deployment has no
-        archive of its own, or "" for the new revision's (AGENT-FACTS §2): in a blue/green rollback the
-        BlockTraffic hooks take the most recent install and ApplicationStop and the AllowTraffic hooks
-        the last successful one; otherwise ApplicationStop and the BlockTraffic hooks the last successful."""
-        if self.request.creator == ROLLBACK_CREATOR and self.request.deployment_type == "BLUE_GREEN":
-            if name in ("BeforeBlockTraffic", "AfterBlockTraffic"):
-                return self.root.most_recent_install_file(self.group_id)
-            if name in ("ApplicationStop", "BeforeAllowTraffic", "AfterAllowTraffic"):
-                return self.root.last_successful_install_file(self.group_id)
-            return ""
-        return self.root.last_successful_install_file(self.group_id) if name in STOP_EVENTS else ""
 
     # Helpers -----------------------------------------------------------------------------------
     def _environment(self) -> Dict[str, str]:

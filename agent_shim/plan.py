@@ -11,6 +11,9 @@ INSTALL = "Install"
 AGENT_EVENTS = (DOWNLOAD_BUNDLE, INSTALL)  # the agent's own work, no scripts
 LOAD_BALANCER_EVENTS = ("BlockTraffic", "AllowTraffic")  # the load balancer's work, never the host's
 STOP_EVENTS = EC2_FROM_LAST_INSTALL
+ROLLBACK_CREATOR = "codeDeployRollback"  # the agent's DeploymentCreator of a rollback
+IN_PLACE, BLUE_GREEN = "IN_PLACE", "BLUE_GREEN"  # the agent's DeploymentType
+LAST_SUCCESSFUL_INSTALL, MOST_RECENT_INSTALL = "last_successful_install", "most_recent_install"
 
 
 class PlanError(ValueError):
@@ -78,3 +81,17 @@ def plan_events(names: Optional[Sequence[str]], with_load_balancer: bool, exact:
     if exact and not names:
         raise PlanError("--exact-events needs --events")
     return custom_events(names, exact) if names else default_events(with_load_balancer)
+
+
+def earlier_install(event: str, creator: str, deployment_type: str) -> Optional[str]:
+    """Which earlier install's scripts `event` runs while the deployment has no archive of its own, or
+    None for the new revision's (AGENT-FACTS §2): ApplicationStop and the BlockTraffic hooks the last
+    successful install; in a blue/green rollback, the BlockTraffic hooks the most recent install and
+    ApplicationStop and the AllowTraffic hooks the last successful one."""
+    if creator == ROLLBACK_CREATOR and deployment_type == BLUE_GREEN:
+        if event in ("BeforeBlockTraffic", "AfterBlockTraffic"):
+            return MOST_RECENT_INSTALL
+        if event in ("ApplicationStop", "BeforeAllowTraffic", "AfterAllowTraffic"):
+            return LAST_SUCCESSFUL_INSTALL
+        return None
+    return LAST_SUCCESSFUL_INSTALL if event in STOP_EVENTS else None

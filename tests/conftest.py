@@ -12,6 +12,15 @@ def pytest_addoption(parser):
     )
 
 
+@pytest.fixture(scope="module")
+def endpoint():
+    """moto's server mode on loopback (one per test module), for the AWS paths: its URL."""
+    from test_aws_emulator import moto_server
+
+    with moto_server() as url:
+        yield url
+
+
 @pytest.fixture
 def update_snapshots(request):
     return request.config.getoption("--update-snapshots")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from botocore.stub import ANY, Stubber
-from test_aws_emulator import REGION, create_group, moto_server, use_emulator
+from test_aws_emulator import REGION, create_group, use_emulator
 
 from appspec_tools.aws import deploy
 from appspec_tools.aws.session import connect
@@ -24,12 +24,6 @@ LOG_TAIL = (
     "[stdout]Running migrations for shop\n"
     '[stderr]psql: error: connection to server at "db.internal" (10.0.3.7), port 5432 failed: timeout\n'
 )
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    with moto_server() as url:
-        yield url
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
 """moto's server mode as the AWS the tests talk to, over HTTP on loopback, and what it can stand in for.
 
-The other test_aws_* modules start one server each with `moto_server()` and point boto3 at it the way
-users point it at any endpoint: `AWS_ENDPOINT_URL`. Operations moto does not implement (instance
-targets and their lifecycle events, RegisterApplicationRevision, StopDeployment) are answered by
-botocore's Stubber on a client made by the same `connect()` the commands use; the test below pins that
+The other test_aws_* modules get one server each through the `endpoint` fixture (tests/conftest.py,
+built on `moto_server()`) and point boto3 at it the way users point it at any endpoint:
+`AWS_ENDPOINT_URL`. Operations moto does not implement (instance targets and their lifecycle events,
+RegisterApplicationRevision, StopDeployment) are answered by botocore's Stubber on a client made by the
+same `connect()` the commands use; the test below pins that
 list, so a moto upgrade that adds them shows up here.
 """
 
@@ -86,12 +87,6 @@ def create_group(clients, application: str = "web", group: str = "prod", **setti
     clients.codedeploy.create_deployment_group(
         applicationName=application, deploymentGroupName=group, serviceRoleArn=ROLE, **settings
     )
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    with moto_server() as url:
-        yield url
 
 
 def test_emulator_serves_s3_and_codedeploy_over_http(endpoint, monkeypatch, tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from botocore.stub import ANY, Stubber
-from test_aws_emulator import REGION, create_group, moto_server, use_emulator
+from test_aws_emulator import REGION, create_group, use_emulator
 
 from appspec_tools.aws import push
 from appspec_tools.aws.session import connect
@@ -22,12 +22,6 @@ from appspec_tools.cli import build_parser, main
 REPO = Path(__file__).resolve().parent.parent
 CLEAN = REPO / "tests" / "fixtures" / "revisions" / "clean"
 BUCKET = "releases-bucket"
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    with moto_server() as url:
-        yield url
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ from agent_shim.fleet.group import DeploymentGroup
 from agent_shim.fleet.history import History
 from agent_shim.fleet.staging import StagedHost, Staging, stage_host
 from agent_shim.layout import new_deployment_id
-from agent_shim.plan import default_events
+from agent_shim.plan import BLUE_GREEN, IN_PLACE, ROLLBACK_CREATOR, default_events
 
 # The host's lifecycle around the load balancer's BlockTraffic and AllowTraffic, run as three steps:
 # BeforeBlockTraffic | AfterBlockTraffic ... BeforeAllowTraffic | AfterAllowTraffic.
@@ -50,8 +50,7 @@ TRAFFIC_STEPS: Tuple[Tuple[str, ...], ...] = (
     tuple(_WITH_LB[-1:]),
 )
 
-ROLLBACK = "codeDeployRollback"
-IN_PLACE, BLUE_GREEN = "IN_PLACE", "BLUE_GREEN"
+ROLLBACK = ROLLBACK_CREATOR
 REPLACEMENT, ORIGINAL, TRAFFIC = "replacement", "original", "traffic"  # host roles in the history
 SUFFIXES = {"zip": ".zip", "tar": ".tar", "tgz": ".tgz"}
 TransportFactory = Callable[[HostSpec], HostTransport]
@@ -80,8 +79,6 @@ class FleetRun:
 def prepare_revision(bundle: str, bundle_type: Optional[str], history: History) -> Revision:
     """Lint the revision (a folder, zip, tar, tgz or s3:// object), archive a folder, and keep the
     archive in the revision store. Raises RevisionRefused with the reasons, one per line."""
-    from urllib.parse import urlencode
-
     from agent_shim.bundle import BundleError, fetch, parse_location
     from appspec_tools import bundler
 
@@ -94,9 +91,7 @@ def prepare_revision(bundle: str, bundle_type: Optional[str], history: History) 
                 os.path.join(scratch, "bundle" + SUFFIXES[location.bundle_type]),
                 location.bundle_type,
             )
-            got = fetch(location, path)  # hosts get its BUNDLE_*: the version and ETag S3 gave, when it did
-            query = urlencode([(n, v) for n, v in (("versionId", got.version), ("etag", got.etag)) if v])
-            origin = f"s3://{got.bucket}/{got.key}" + (f"?{query}" if query else "")
+            origin = fetch(location, path).url  # hosts get its BUNDLE_*: the version and ETag S3 gave
         elif location.bundle_type == "directory":
             path, kind = os.path.join(scratch, "revision.tgz"), "tgz"
             bundler.build_bundle(location.path, path, bundle_type="tgz", preserve_modes=True)

@@ -12,7 +12,7 @@ from typing import Dict, List
 
 import pytest
 from controller_support import LocalFleet
-from test_aws_emulator import moto_server, use_emulator
+from test_aws_emulator import use_emulator
 
 from agent_shim.fleet.contracts import FAILED, SUCCEEDED
 from appspec_tools import bundler
@@ -23,12 +23,6 @@ pytestmark = [pytest.mark.fleet, pytest.mark.slow]
 # appended to BeforeInstall: one line per deployment on the host, "unset" for a variable that is not set
 SEEN = 'echo "${BUNDLE_BUCKET-unset} ${BUNDLE_KEY-unset} ${BUNDLE_VERSION-unset} ${BUNDLE_ETAG-unset}" \\\n'
 SEEN += '  >> "$OUT/bundle-$HOST_NAME"\n'
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    with moto_server() as url:
-        yield url
 
 
 @pytest.fixture
