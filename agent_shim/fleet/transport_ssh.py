@@ -1,7 +1,8 @@
 """One host over SSH with fabric: upload the runner and the revision (skipped when the same sha256 is
 there), run `python3 RUNNER deploy ... --format jsonl` and turn its JSON lines into `HostEvent`s as they
-arrive. The host keeps the `keep_revisions` most recently used revision archives (default 5); older ones
-are removed by the same remote command that checks the archive's sha256, so pruning costs no round trip.
+arrive. The host keeps the `keep_revisions` most recently used revision archives (default 5) and the
+`KEEP_RUNNERS` most recently used runners; older ones, and uploads left half-done for over an hour, are
+removed by the same remote command that checks the file's sha256, so pruning costs no round trip.
 
 Host keys are checked by default: keys come from ~/.ssh/known_hosts, the host's `UserKnownHostsFile`
 (ssh_config) and the `known_hosts` file given; an unknown host is refused (paramiko's RejectPolicy, where
@@ -43,6 +44,9 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 KEEP_REVISIONS = 5  # revision archives kept in the runner directory, counting the one in use
 ARCHIVE_NAME = r"^[0-9a-f]{64}\.(tar\.gz|tgz|tar|zip)$"  # upload_revision's names, the only ones pruned
+KEEP_RUNNERS = 3  # runner zipapps kept, counting the one in use: other controllers' versions may share the folder
+RUNNER_NAME = r"^runner-[0-9a-f]{16}\.pyz$"  # ensure_runner's names
+STALE_PART_MINUTES = 60  # a `.part` this old is an upload whose controller died: removed when pruning
 
 
 class TransportError(Exception):
@@ -228,18 +232,18 @@ class SshTransport:
         words = result.stdout.split()
         return words[0] if result.ok and words else None
 
-    def revision_checksum(self, path: str, checksum: str) -> Optional[str]:
-        """`remote_checksum` of a revision archive, in one command that, when it is `checksum`, also marks
-        it as just used (mtime) and removes the other archives of its folder beyond `keep_revisions`."""
-        result = self.run(prune_command(path, checksum, self.keep_revisions))
+    def checksum_and_prune(self, path: str, checksum: str, pattern: str, keep: int) -> Optional[str]:
+        """`remote_checksum` of an upload, in one command that, when it is `checksum`, also marks it as
+        just used (mtime) and removes the other files of its folder named like `pattern` beyond `keep`."""
+        result = self.run(prune_command(path, checksum, keep, pattern))
         words = result.stdout.split()
         return words[0] if result.ok and words else None
 
-    def _upload(self, local: str, remote: str, checksum: str, prune: bool = False) -> str:
-        """Upload unless `remote` has `checksum` already; `prune`: a revision archive (revision_checksum)."""
+    def _upload(self, local: str, remote: str, checksum: str, pattern: str, keep: int) -> str:
+        """Upload unless `remote` has `checksum` already; then prune its folder (`checksum_and_prune`)."""
 
         def check() -> Optional[str]:
-            return self.revision_checksum(remote, checksum) if prune else self.remote_checksum(remote)
+            return self.checksum_and_prune(remote, checksum, pattern, keep)
 
         if check() == checksum:
             return remote
@@ -263,7 +267,8 @@ class SshTransport:
         return remote
 
     def ensure_runner(self, zipapp_path: str, checksum: str) -> str:
-        return self._upload(zipapp_path, f"{self.remote_dir()}/runner-{checksum[:16]}.pyz", checksum)
+        remote = f"{self.remote_dir()}/runner-{checksum[:16]}.pyz"
+        return self._upload(zipapp_path, remote, checksum, RUNNER_NAME, KEEP_RUNNERS)
 
     def upload_revision(self, bundle_path: str, checksum: str) -> str:
         suffix = next((s for s in ARCHIVE_SUFFIXES if bundle_path.lower().endswith(s)), None)
@@ -272,7 +277,7 @@ class SshTransport:
                 f"ssh {self.where}: {bundle_path} is not a .zip, .tar or .tgz archive; bundle the revision first"
             )
         remote = f"{self.remote_dir()}/revisions/{checksum}{suffix}"
-        return self._upload(bundle_path, remote, checksum, prune=True)
+        return self._upload(bundle_path, remote, checksum, ARCHIVE_NAME, self.keep_revisions)
 
     def runner_command(self, runner_path: str, arguments: Sequence[str]) -> str:
         """The remote shell line: report the runner's pid, then exec it with the host's environment."""
@@ -364,10 +369,11 @@ class SshTransport:
         self.close()
 
 
-def prune_command(path: str, checksum: str, keep: int) -> str:
+def prune_command(path: str, checksum: str, keep: int, pattern: str = ARCHIVE_NAME) -> str:
     """A shell line: print PATH's sha256 (nothing when it is missing); when it is CHECKSUM, touch PATH and
-    remove the revision archives of its folder beyond the `keep` most recent (by mtime), PATH counted and
-    never removed. Every value is quoted; a failed removal does not fail the line."""
+    remove the files of its folder named like `pattern` beyond the `keep` most recent (by mtime), PATH
+    counted and never removed, and the folder's `.part` files older than STALE_PART_MINUTES (uploads whose
+    controller died). Every value is quoted; a failed removal does not fail the line."""
     directory, name = path.rsplit("/", 1)
     q = shlex.quote
     return (
@@ -376,8 +382,10 @@ def prune_command(path: str, checksum: str, keep: int) -> str:
         'echo "$sum"; '
         f'[ "$sum" = {q(checksum)} ] || exit 0; '
         'touch -c -- "$f"; '
-        f'ls -t -- "$d" | grep -E -e {q(ARCHIVE_NAME)} | grep -v -x -F -e {q(name)} | tail -n +{int(keep)} | '
-        'while IFS= read -r old; do rm -f -- "$d/$old"; done; exit 0'
+        f'ls -t -- "$d" | grep -E -e {q(pattern)} | grep -v -x -F -e {q(name)} | tail -n +{int(keep)} | '
+        'while IFS= read -r old; do rm -f -- "$d/$old"; done; '
+        f'find "$d/." ! -name . -prune -type f -name "*.part" -mmin +{int(STALE_PART_MINUTES)} '
+        "-exec rm -f -- {} + 2>/dev/null; exit 0"
     )
 
 

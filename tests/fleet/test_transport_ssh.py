@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from agent_shim.fleet.contracts import FAILED, IN_PROGRESS, SUCCEEDED, HostSpec
-from agent_shim.fleet.transport_ssh import SshTransport, TransportError
+from agent_shim.fleet.transport_ssh import KEEP_RUNNERS, SshTransport, TransportError
 
 pytestmark = [pytest.mark.fleet, pytest.mark.slow]
 
@@ -54,8 +54,10 @@ def test_runner_upload_is_skipped_when_the_checksum_is_already_there(hosts, runn
     )
     assert read(local_copy) == read(runner_zipapp.path)
     os.utime(local_copy, (1_000_000, 1_000_000))
+    inode = os.stat(local_copy).st_ino
     assert transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum) == remote
-    assert os.stat(local_copy).st_mtime == 1_000_000  # not uploaded again
+    assert os.stat(local_copy).st_ino == inode, "uploaded again although the same sha256 was there"
+    assert os.stat(local_copy).st_mtime > 1_000_000  # touched: the runner in use counts as recent
     with open(local_copy, "ab") as handle:
         handle.write(b"corrupt")
     transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum)
@@ -362,3 +364,45 @@ def test_the_prune_command_quotes_the_runner_folder(hosts, make_bundle, tmp_path
     home = transport.home()
     transport.close()
     assert not os.path.exists(os.path.join(home, marker))
+
+
+def test_old_runners_are_pruned_when_a_runner_is_checked(hosts, runner_zipapp, tmp_path):
+    """KEEP_RUNNERS runner zipapps stay, the one in use counted; other files of the folder are left."""
+    runner_dir = tmp_path / "runner"
+    runner_dir.mkdir()
+    old = [runner_dir / f"runner-{index:016x}.pyz" for index in range(4)]
+    for index, path in enumerate(old):
+        path.write_bytes(b"an older runner")
+        os.utime(path, (1_000_000 + index, 1_000_000 + index))  # runner-0 the oldest
+    (runner_dir / "runner-notes.txt").write_text("not a runner\n")
+    transport = hosts.transport("h1", runner_dir=str(runner_dir))
+
+    remote = transport.ensure_runner(runner_zipapp.path, runner_zipapp.checksum)
+    kept = {name for name in os.listdir(runner_dir) if name.startswith("runner-")}
+    assert KEEP_RUNNERS == 3
+    assert kept == {os.path.basename(remote), old[3].name, old[2].name, "runner-notes.txt"}
+    assert read(remote) == read(runner_zipapp.path)
+    transport.close()
+
+
+def test_uploads_left_half_done_for_an_hour_are_removed(hosts, make_bundle, tmp_path):
+    """A `.part` is an upload in progress or one whose controller died: removed only once it is stale."""
+    runner_dir = tmp_path / "runner"
+    folder = runner_dir / "revisions"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / f"{'a' * 64}.tgz.1.2.part", folder / f"{'b' * 64}.tgz.3.4.part"
+    stale.write_bytes(b"dead upload")
+    fresh.write_bytes(b"upload in progress")
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    (folder / "old.part.d").mkdir()  # not a file: never removed, nor looked into
+    inner = folder / "old.part.d" / "x.part"
+    inner.write_bytes(b"")
+    os.utime(inner, (two_hours_ago, two_hours_ago))
+    transport = hosts.transport("h1", runner_dir=str(runner_dir))
+
+    bundle = make_bundle("r0", {"BeforeInstall": "echo 0"})
+    transport.upload_revision(bundle.path, bundle.checksum)
+    assert not stale.exists()
+    assert fresh.exists() and inner.exists()
+    transport.close()
