@@ -44,7 +44,7 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 KEEP_REVISIONS = 5  # revision archives kept in the runner directory, counting the one in use
 ARCHIVE_NAME = r"^[0-9a-f]{64}\.(tar\.gz|tgz|tar|zip)$"  # upload_revision's names, the only ones pruned
-KEEP_RUNNERS = 3  # runner zipapps kept, counting the one in use: other controllers' versions may share the folder
+KEEP_RUNNERS = 3  # runner zipapps kept, the one in use counted (other controller versions share the folder)
 RUNNER_NAME = r"^runner-[0-9a-f]{16}\.pyz$"  # ensure_runner's names
 STALE_PART_MINUTES = 60  # a `.part` this old is an upload whose controller died: removed when pruning
 
