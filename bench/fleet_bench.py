@@ -1,9 +1,12 @@
 """Fleet deployment benchmark: 20 simulated hosts (real sshd in network namespaces), hooks that take a
 fixed time, the real controller over SSH.
 
-Prints, measured side by side in one run:
-  AllAtOnce on 20 hosts vs one host (target <= 2x): what parallelism costs the controller;
-  HalfAtATime on 20 hosts vs two one-host batches (target <= 1.15x): the rolling window's overhead;
+Prints, measured side by side in each of `--repeat` rounds (medians, and the range of each ratio):
+  AllAtOnce on 20 hosts vs one host (target <= 2x): what parallelism costs;
+  HalfAtATime on 20 hosts vs the theoretical two batches (target <= 1.15x): twice a 10-host AllAtOnce
+    measured in the same round, so the ratio is what the rolling window and the minimum-healthy-hosts
+    rule add (docs/design.md, "Fleet benchmark"); also against twice one host, which adds the CPU
+    contention of ten simulated hosts on this machine's cores;
   the controller's CPU time and peak memory per host (resource.getrusage of this process).
 
 Needs root, sshd and ip (see docs/fleet-testing.md). Run: python3 bench/fleet_bench.py [--hosts 20]
@@ -88,6 +91,16 @@ def machine_cpu() -> float:
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def spread(values) -> str:
+    return f"median {median(values):.2f}x, range {min(values):.2f}-{max(values):.2f}x"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -96,40 +109,68 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--hook-seconds", type=float, default=1.0, help="each of the two hooks sleeps this long"
     )
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the four deployments")
     args = parser.parse_args(argv)
+    if args.hosts < 2 or args.repeat < 1:
+        parser.error("--hosts needs at least 2 and --repeat at least 1")
     scratch = tempfile.mkdtemp(prefix="fleet-bench-")
     bundle = revision(os.path.join(scratch, "revision"), args.hook_seconds)
     runner = build_runner(os.path.join(scratch, "runner"))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
+    rounds = []
     with SimulatedFleet(args.hosts, with_haproxy=False) as fleet:
         print(
             f"{args.hosts} simulated hosts ({fleet.mode}) up in {time.monotonic() - started:.1f}s; "
-            f"hooks sleep 2 x {args.hook_seconds:g}s"
+            f"hooks sleep 2 x {args.hook_seconds:g}s; {args.repeat} rounds"
         )
         names = [h.name for h in fleet.hosts]
         # warm-up: the runner and the revision reach every host once, so every timing below skips uploads
         deploy(fleet, "CodeDeployDefault.AllAtOnce", names, runner, bundle, scratch, "warmup")
-        one, _, _ = deploy(fleet, "CodeDeployDefault.AllAtOnce", names[:1], runner, bundle, scratch, "one")
-        machine = machine_cpu()
-        every, cpu_all, _ = deploy(
-            fleet, "CodeDeployDefault.AllAtOnce", names, runner, bundle, scratch, "all"
-        )
-        machine = machine_cpu() - machine
-        half_batch, _, _ = deploy(
-            fleet, "CodeDeployDefault.AllAtOnce", names[: len(names) // 2], runner, bundle, scratch, "batch"
-        )
-        half, cpu_half, deployment = deploy(
-            fleet, "CodeDeployDefault.HalfAtATime", names, runner, bundle, scratch, "half"
-        )
+        for number in range(args.repeat):
+            label = f"r{number}"
+            one, _, _ = deploy(
+                fleet, "CodeDeployDefault.AllAtOnce", names[:1], runner, bundle, scratch, label + "one"
+            )
+            machine = machine_cpu()
+            every, cpu_all, _ = deploy(
+                fleet, "CodeDeployDefault.AllAtOnce", names, runner, bundle, scratch, label + "all"
+            )
+            machine = machine_cpu() - machine
+            batch, _, _ = deploy(
+                fleet,
+                "CodeDeployDefault.AllAtOnce",
+                names[: len(names) // 2],
+                runner,
+                bundle,
+                scratch,
+                label + "batch",
+            )
+            half, cpu_half, deployment = deploy(
+                fleet, "CodeDeployDefault.HalfAtATime", names, runner, bundle, scratch, label + "half"
+            )
+            rounds.append((one, every, batch, half, cpu_all, cpu_half, machine, len(deployment.batches)))
+            print(
+                f"  round {number + 1}: one {one:.2f}s, AllAtOnce {every:.2f}s, "
+                f"{len(names) // 2}-host batch {batch:.2f}s, HalfAtATime {half:.2f}s"
+            )
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    n = args.hosts
+    n, half_n = args.hosts, args.hosts // 2
+    one, every, batch, half, cpu_all, cpu_half, machine, starts = (
+        median([r[i] for r in rounds]) for i in range(8)
+    )
     print(f"one host:                  {one:6.2f}s")
-    print(f"AllAtOnce, {n} hosts:       {every:6.2f}s  = {every / one:.2f}x one host   (target <= 2x)")
     print(
-        f"HalfAtATime, {n} hosts:     {half:6.2f}s  = {half / (2 * one):.2f}x two one-host batches (target <= 1.15x)"
-        f"\n                                     = {half / (2 * half_batch):.2f}x two measured {n // 2}-host batches"
-        f" ({half_batch:.2f}s each; {len(deployment.batches)} starts of the rolling window)"
+        f"AllAtOnce, {n} hosts:       {every:6.2f}s  {spread([r[1] / r[0] for r in rounds])} one host"
+        " (target <= 2x)"
+    )
+    print(
+        f"HalfAtATime, {n} hosts:     {half:6.2f}s  {spread([r[3] / (2 * r[2]) for r in rounds])} the theoretical"
+        f" two batches (target <= 1.15x)\n"
+        f"                                     (two {half_n}-host AllAtOnce batches, {batch:.2f}s each;"
+        f" {starts:.0f} starts of the rolling window)\n"
+        f"                                     {spread([r[3] / (2 * r[0]) for r in rounds])} twice one host"
+        f" (adds {half_n} simulated hosts' CPU on {os.cpu_count()} cores)"
     )
     print(
         f"controller CPU per host:   {1000 * cpu_all / n:6.1f} ms (AllAtOnce), {1000 * cpu_half / n:.1f} ms (HalfAtATime)"

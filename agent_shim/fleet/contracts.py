@@ -10,7 +10,7 @@ failure is data (a `HostOutcome` with a reason), never an exception that hides t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Protocol, Sequence
+from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 SUCCEEDED, FAILED, SKIPPED, IN_PROGRESS, PENDING = "Succeeded", "Failed", "Skipped", "InProgress", "Pending"
 INTERRUPTED, STOPPED = "Interrupted", "Stopped"
@@ -77,6 +77,11 @@ class HostTransport(Protocol):
 
     def upload_revision(self, bundle_path: str, checksum: str) -> str:
         """Upload the revision archive unless the same checksum is already there; return its remote path."""
+
+    def prepare(
+        self, zipapp_path: str, runner_checksum: str, bundle_path: str, checksum: str
+    ) -> Tuple[str, str]:
+        """`ensure_runner` and `upload_revision` together (one round trip when both are there already)."""
 
     def run_deployment(
         self, runner_path: str, arguments: Sequence[str], on_event: EventSink, timeout: float

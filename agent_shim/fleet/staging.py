@@ -27,8 +27,10 @@ def stage_host(transport: HostTransport, runner: object, archive: str, checksum:
     """Upload the runner and the revision unless the host has them (same checksum); raises on failure,
     closing the connection."""
     try:
-        runner_path = transport.ensure_runner(getattr(runner, "path", ""), getattr(runner, "checksum", ""))
-        return StagedHost(transport, runner_path, transport.upload_revision(archive, checksum))
+        runner_path, bundle_path = transport.prepare(
+            getattr(runner, "path", ""), getattr(runner, "checksum", ""), archive, checksum
+        )
+        return StagedHost(transport, runner_path, bundle_path)
     except BaseException:
         transport.close()
         raise

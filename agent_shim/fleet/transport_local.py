@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from agent_shim.fleet.contracts import FAILED, EventSink, HostOutcome, HostSpec
 from agent_shim.fleet.transport_ssh import RunnerStream
@@ -32,6 +32,11 @@ class LocalTransport:
 
     def upload_revision(self, bundle_path: str, checksum: str) -> str:
         return os.path.abspath(bundle_path)
+
+    def prepare(
+        self, zipapp_path: str, runner_checksum: str, bundle_path: str, checksum: str
+    ) -> Tuple[str, str]:
+        return self.ensure_runner(zipapp_path, runner_checksum), self.upload_revision(bundle_path, checksum)
 
     def command(self, runner_path: str, arguments: Sequence[str]) -> List[str]:
         runner = [runner_path] if runner_path else ["-m", "appspec_tools"]

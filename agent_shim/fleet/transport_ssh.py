@@ -24,7 +24,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from agent_shim.fleet.contracts import (
     FAILED,
@@ -216,6 +216,7 @@ class SshTransport:
         return CommandResult(exited, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"))
 
     def home(self) -> str:
+        """The login's home directory: learnt from the first check (`present`), else asked of SFTP."""
         if self._home is None:
             try:
                 self._home = self._connect().sftp().normalize(".")
@@ -224,29 +225,37 @@ class SshTransport:
         return self._home
 
     def remote_dir(self) -> str:
-        return self.runner_dir if self.runner_dir.startswith("/") else f"{self.home()}/{self.runner_dir}"
+        return self._absolute(self.runner_dir)
 
-    def remote_checksum(self, path: str) -> Optional[str]:
-        quoted = shlex.quote(path)
-        result = self.run(f"sha256sum -- {quoted} 2>/dev/null || shasum -a 256 -- {quoted} 2>/dev/null")
-        words = result.stdout.split()
-        return words[0] if result.ok and words else None
+    def _absolute(self, path: str) -> str:
+        """`path` on the host; a relative one is under the login's home (the remote shell's first cwd)."""
+        return path if path.startswith("/") else f"{self.home()}/{path}"
+
+    def present(self, files: Sequence[Tuple[str, str]]) -> List[bool]:
+        """Whether each (path, sha256) is on the host, in one command that also touches each one present
+        (it counts as just used for pruning) and learns the home directory. Relative paths are under
+        the home directory."""
+        result = self.run(check_command(files))
+        home, sums = parse_check(result.stdout)
+        if not result.ok or home is None or len(sums) != len(files):
+            detail = result.stderr.strip() or result.stdout.strip() or f"exit code {result.exited}"
+            raise TransportError(f"ssh {self.where}: checking the uploads: {detail.splitlines()[-1][:200]}")
+        if self._home is None and home.startswith("/"):
+            self._home = home
+        return [found == checksum for found, (_, checksum) in zip(sums, files)]
 
     def checksum_and_prune(self, path: str, checksum: str, pattern: str, keep: int) -> Optional[str]:
-        """`remote_checksum` of an upload, in one command that, when it is `checksum`, also marks it as
-        just used (mtime) and removes the other files of its folder named like `pattern` beyond `keep`."""
+        """The sha256 of an upload (None when missing), in one command that, when it is `checksum`, also
+        marks it as just used (mtime) and removes the other files of its folder named like `pattern` beyond
+        `keep`."""
         result = self.run(prune_command(path, checksum, keep, pattern))
         words = result.stdout.split()
         return words[0] if result.ok and words else None
 
     def _upload(self, local: str, remote: str, checksum: str, pattern: str, keep: int) -> str:
-        """Upload unless `remote` has `checksum` already; then prune its folder (`checksum_and_prune`)."""
-
-        def check() -> Optional[str]:
-            return self.checksum_and_prune(remote, checksum, pattern, keep)
-
-        if check() == checksum:
-            return remote
+        """Upload `local` to `remote` (relative: under the home directory), verify its sha256 and prune the
+        folder's older uploads (`checksum_and_prune`): the count only grows on an upload."""
+        remote = self._absolute(remote)
         directory = remote.rsplit("/", 1)[0]
         made = self.run(["mkdir", "-p", "-m", "700", "--", directory])
         if not made.ok:
@@ -259,25 +268,55 @@ class SshTransport:
                 sftp.posix_rename(partial, remote)  # atomic: a file named by its checksum is always whole
         except Exception as exc:
             raise self._fail(f"uploading {os.path.basename(local)}", exc) from None
-        uploaded = check()
+        uploaded = self.checksum_and_prune(remote, checksum, pattern, keep)
         if uploaded != checksum:
             raise TransportError(
                 f"ssh {self.where}: {remote} has sha256 {uploaded} after upload, not {checksum}"
             )
         return remote
 
-    def ensure_runner(self, zipapp_path: str, checksum: str) -> str:
-        remote = f"{self.remote_dir()}/runner-{checksum[:16]}.pyz"
-        return self._upload(zipapp_path, remote, checksum, RUNNER_NAME, KEEP_RUNNERS)
+    def _runner_file(self, checksum: str) -> str:
+        return f"{self.runner_dir}/runner-{checksum[:16]}.pyz"
 
-    def upload_revision(self, bundle_path: str, checksum: str) -> str:
+    def _revision_file(self, bundle_path: str, checksum: str) -> str:
         suffix = next((s for s in ARCHIVE_SUFFIXES if bundle_path.lower().endswith(s)), None)
         if suffix is None:
             raise TransportError(
                 f"ssh {self.where}: {bundle_path} is not a .zip, .tar or .tgz archive; bundle the revision first"
             )
-        remote = f"{self.remote_dir()}/revisions/{checksum}{suffix}"
-        return self._upload(bundle_path, remote, checksum, ARCHIVE_NAME, self.keep_revisions)
+        return f"{self.runner_dir}/revisions/{checksum}{suffix}"
+
+    def ensure_runner(self, zipapp_path: str, checksum: str) -> str:
+        return self.prepare_files([(zipapp_path, self._runner_file(checksum), checksum)])[0]
+
+    def upload_revision(self, bundle_path: str, checksum: str) -> str:
+        return self.prepare_files([(bundle_path, self._revision_file(bundle_path, checksum), checksum)])[0]
+
+    def prepare(
+        self, zipapp_path: str, runner_checksum: str, bundle_path: str, checksum: str
+    ) -> Tuple[str, str]:
+        """`ensure_runner` and `upload_revision` in one round trip when the host has both already."""
+        runner, revision = self.prepare_files(
+            [
+                (zipapp_path, self._runner_file(runner_checksum), runner_checksum),
+                (bundle_path, self._revision_file(bundle_path, checksum), checksum),
+            ]
+        )
+        return runner, revision
+
+    def prepare_files(self, files: Sequence[Tuple[str, str, str]]) -> List[str]:
+        """(local, remote, sha256) each: the remote path, uploaded unless the host has that sha256 there."""
+        have = self.present([(remote, checksum) for _, remote, checksum in files])
+        return [
+            self._absolute(remote) if there else self._upload(local, remote, checksum, *self._pruning(remote))
+            for there, (local, remote, checksum) in zip(have, files)
+        ]
+
+    def _pruning(self, remote: str) -> Tuple[str, int]:
+        """Which of the folder's files an upload to `remote` prunes, and how many of them it keeps."""
+        if remote.rsplit("/", 1)[-1].startswith("runner-"):
+            return RUNNER_NAME, KEEP_RUNNERS
+        return ARCHIVE_NAME, self.keep_revisions
 
     def runner_command(self, runner_path: str, arguments: Sequence[str]) -> str:
         """The remote shell line: report the runner's pid, then exec it with the host's environment."""
@@ -369,6 +408,35 @@ class SshTransport:
         self.close()
 
 
+CHECK_HOME, CHECK_SUM = "appspec-home ", "appspec-sum "  # line prefixes: a chatty login shell is ignored
+
+
+def check_command(files: Sequence[Tuple[str, str]]) -> str:
+    """A shell line: print the login's home directory (the shell's first cwd), then each (path, sha256)'s
+    sha256 (`-` when missing), touching each path that has its sha256. Every value is quoted."""
+    q = shlex.quote
+    parts = [f'printf "%s%s\\n" {q(CHECK_HOME)} "$(pwd -P)"']
+    for path, checksum in files:
+        parts.append(
+            f"f={q(path)}; "
+            's=$(sha256sum 2>/dev/null <"$f" || shasum -a 256 2>/dev/null <"$f"); s=${s%% *}; '
+            f'printf "%s%s\\n" {q(CHECK_SUM)} "${{s:--}}"; '
+            f'if [ "$s" = {q(checksum)} ]; then touch -c -- "$f"; fi'
+        )
+    return "; ".join(parts) + "; exit 0"
+
+
+def parse_check(stdout: str) -> Tuple[Optional[str], List[str]]:
+    """`check_command`'s output: (home directory, each sha256 or "-")."""
+    home, sums = None, []
+    for line in stdout.splitlines():
+        if line.startswith(CHECK_HOME) and home is None:
+            home = line[len(CHECK_HOME) :]
+        elif line.startswith(CHECK_SUM):
+            sums.append(line[len(CHECK_SUM) :].strip())
+    return home, sums
+
+
 def prune_command(path: str, checksum: str, keep: int, pattern: str = ARCHIVE_NAME) -> str:
     """A shell line: print PATH's sha256 (nothing when it is missing); when it is CHECKSUM, touch PATH and
     remove the files of its folder named like `pattern` beyond the `keep` most recent (by mtime), PATH
@@ -378,7 +446,7 @@ def prune_command(path: str, checksum: str, keep: int, pattern: str = ARCHIVE_NA
     q = shlex.quote
     return (
         f"f={q(path)}; d={q(directory)}; "
-        'sum=$( (sha256sum -- "$f" || shasum -a 256 -- "$f") 2>/dev/null ); sum=${sum%% *}; '
+        'sum=$(sha256sum 2>/dev/null <"$f" || shasum -a 256 2>/dev/null <"$f"); sum=${sum%% *}; '
         'echo "$sum"; '
         f'[ "$sum" = {q(checksum)} ] || exit 0; '
         'touch -c -- "$f"; '

@@ -142,9 +142,9 @@ class RecordingTransports:
 
     def __call__(self, spec: HostSpec):
         transport = self.make(spec)
-        upload, run = transport.upload_revision, transport.run_deployment
+        upload, run = transport.prepare, transport.run_deployment
 
-        def upload_revision(*args, **kwargs):
+        def prepare(*args, **kwargs):
             self.uploaded[spec.name] = time.time()
             return upload(*args, **kwargs)
 
@@ -152,7 +152,7 @@ class RecordingTransports:
             self.ran.setdefault(spec.name, time.time())
             return run(*args, **kwargs)
 
-        transport.upload_revision, transport.run_deployment = upload_revision, run_deployment
+        transport.prepare, transport.run_deployment = prepare, run_deployment
         return transport
 
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from agent_shim.fleet.contracts import FAILED, IN_PROGRESS, SUCCEEDED, HostSpec
-from agent_shim.fleet.transport_ssh import KEEP_RUNNERS, SshTransport, TransportError
+from agent_shim.fleet.transport_ssh import KEEP_RUNNERS, SshTransport, TransportError, parse_check
 
 pytestmark = [pytest.mark.fleet, pytest.mark.slow]
 
@@ -406,3 +406,32 @@ def test_uploads_left_half_done_for_an_hour_are_removed(hosts, make_bundle, tmp_
     assert not stale.exists()
     assert fresh.exists() and inner.exists()
     transport.close()
+
+
+def test_a_host_that_has_both_files_is_prepared_in_one_command(hosts, runner_zipapp, make_bundle):
+    """The common case of a redeploy: one remote command checks (and touches) the runner and the
+    revision and tells the home directory; no upload, no SFTP session."""
+    bundle = make_bundle("r0", {"BeforeInstall": "echo 0"})
+    first = hosts.transport("h1")
+    paths = first.prepare(runner_zipapp.path, runner_zipapp.checksum, bundle.path, bundle.checksum)
+    first.close()
+
+    again = hosts.transport("h1")
+    commands = []
+    run = again.run
+
+    def counting(command, timeout=60.0):
+        commands.append(command)
+        return run(command, timeout)
+
+    again.run = counting
+    assert again.prepare(runner_zipapp.path, runner_zipapp.checksum, bundle.path, bundle.checksum) == paths
+    assert len(commands) == 1
+    assert again._connection._sftp is None, "an SFTP session was opened with nothing to upload"
+    assert all(path.startswith(again.home() + "/") for path in paths)
+    again.close()
+
+
+def test_the_check_ignores_what_a_chatty_login_shell_prints():
+    stdout = "Welcome!\nappspec-home /home/deploy\nappspec-sum abc\nlast login\nappspec-sum -\n"
+    assert parse_check(stdout) == ("/home/deploy", ["abc", "-"])
