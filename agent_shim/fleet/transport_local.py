@@ -17,7 +17,7 @@ import time
 from typing import List, Optional, Sequence, Tuple
 
 from agent_shim.fleet.contracts import FAILED, EventSink, HostOutcome, HostSpec
-from agent_shim.fleet.transport_ssh import RunnerStream
+from agent_shim.fleet.stream import RunnerStream
 
 
 class LocalTransport:

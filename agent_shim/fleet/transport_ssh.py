@@ -1,8 +1,9 @@
 """One host over SSH with fabric: upload the runner and the revision (skipped when the same sha256 is
-there), run `python3 RUNNER deploy ... --format jsonl` and turn its JSON lines into `HostEvent`s as they
-arrive. The host keeps the `keep_revisions` most recently used revision archives (default 5) and the
-`KEEP_RUNNERS` most recently used runners; older ones, and uploads left half-done for over an hour, are
-removed by the same remote command that checks the file's sha256, so pruning costs no round trip.
+there; one command checks both), run `python3 RUNNER deploy ... --format jsonl` and turn its JSON lines
+into `HostEvent`s as they arrive (stream.py). The host keeps the `keep_revisions` most recently used
+revision archives (default 5) and the `KEEP_RUNNERS` most recently used runners; an upload removes older
+ones, and uploads left half-done for over an hour, in the command that verifies its sha256
+(remote_files.py).
 
 Host keys are checked by default: keys come from ~/.ssh/known_hosts, the host's `UserKnownHostsFile`
 (ssh_config) and the `known_hosts` file given; an unknown host is refused (paramiko's RejectPolicy, where
@@ -16,7 +17,6 @@ vanishing mid-deploy, a timeout) is a Failed `HostOutcome` with a one-line reaso
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shlex
@@ -26,27 +26,22 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from agent_shim.fleet.contracts import (
-    FAILED,
-    IN_PROGRESS,
-    SUCCEEDED,
-    EventSink,
-    HostEvent,
-    HostOutcome,
-    HostSpec,
+from agent_shim.fleet.contracts import FAILED, EventSink, HostOutcome, HostSpec
+from agent_shim.fleet.remote_files import (
+    ARCHIVE_NAME,
+    KEEP_RUNNERS,
+    RUNNER_NAME,
+    check_command,
+    parse_check,
+    prune_command,
 )
+from agent_shim.fleet.stream import PID_MARKER, RunnerStream
 
 RUNNER_DIR = ".appspec-runner"  # under the login user's home
-PID_MARKER = "appspec-runner-pid "
-STDERR_LINES = 20
 KILL_TIMEOUT = 5.0  # for stopping a runner that ran out of time
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 KEEP_REVISIONS = 5  # revision archives kept in the runner directory, counting the one in use
-ARCHIVE_NAME = r"^[0-9a-f]{64}\.(tar\.gz|tgz|tar|zip)$"  # upload_revision's names, the only ones pruned
-KEEP_RUNNERS = 3  # runner zipapps kept, the one in use counted (other controller versions share the folder)
-RUNNER_NAME = r"^runner-[0-9a-f]{16}\.pyz$"  # ensure_runner's names
-STALE_PART_MINUTES = 60  # a `.part` this old is an upload whose controller died: removed when pruning
 
 
 class TransportError(Exception):
@@ -406,149 +401,3 @@ class SshTransport:
         except TransportError:
             pass
         self.close()
-
-
-CHECK_HOME, CHECK_SUM = "appspec-home ", "appspec-sum "  # line prefixes: a chatty login shell is ignored
-
-
-def check_command(files: Sequence[Tuple[str, str]]) -> str:
-    """A shell line: print the login's home directory (the shell's first cwd), then each (path, sha256)'s
-    sha256 (`-` when missing), touching each path that has its sha256. Every value is quoted."""
-    q = shlex.quote
-    parts = [f'printf "%s%s\\n" {q(CHECK_HOME)} "$(pwd -P)"']
-    for path, checksum in files:
-        parts.append(
-            f"f={q(path)}; "
-            's=$(sha256sum 2>/dev/null <"$f" || shasum -a 256 2>/dev/null <"$f"); s=${s%% *}; '
-            f'printf "%s%s\\n" {q(CHECK_SUM)} "${{s:--}}"; '
-            f'if [ "$s" = {q(checksum)} ]; then touch -c -- "$f"; fi'
-        )
-    return "; ".join(parts) + "; exit 0"
-
-
-def parse_check(stdout: str) -> Tuple[Optional[str], List[str]]:
-    """`check_command`'s output: (home directory, each sha256 or "-")."""
-    home, sums = None, []
-    for line in stdout.splitlines():
-        if line.startswith(CHECK_HOME) and home is None:
-            home = line[len(CHECK_HOME) :]
-        elif line.startswith(CHECK_SUM):
-            sums.append(line[len(CHECK_SUM) :].strip())
-    return home, sums
-
-
-def prune_command(path: str, checksum: str, keep: int, pattern: str = ARCHIVE_NAME) -> str:
-    """A shell line: print PATH's sha256 (nothing when it is missing); when it is CHECKSUM, touch PATH and
-    remove the files of its folder named like `pattern` beyond the `keep` most recent (by mtime), PATH
-    counted and never removed, and the folder's `.part` files older than STALE_PART_MINUTES (uploads whose
-    controller died). Every value is quoted; a failed removal does not fail the line."""
-    directory, name = path.rsplit("/", 1)
-    q = shlex.quote
-    return (
-        f"f={q(path)}; d={q(directory)}; "
-        'sum=$(sha256sum 2>/dev/null <"$f" || shasum -a 256 2>/dev/null <"$f"); sum=${sum%% *}; '
-        'echo "$sum"; '
-        f'[ "$sum" = {q(checksum)} ] || exit 0; '
-        'touch -c -- "$f"; '
-        f'ls -t -- "$d" | grep -E -e {q(pattern)} | grep -v -x -F -e {q(name)} | tail -n +{int(keep)} | '
-        'while IFS= read -r old; do rm -f -- "$d/$old"; done; '
-        f'find "$d/." ! -name . -prune -type f -name "*.part" -mmin +{int(STALE_PART_MINUTES)} '
-        "-exec rm -f -- {} + 2>/dev/null; exit 0"
-    )
-
-
-class RunnerStream:
-    """The runner's stdout, split into JSON lines: `event-start` and `event` go to the sink as they come
-    (a start as an InProgress `HostEvent`), `result` is kept for the outcome."""
-
-    def __init__(self, host: str, on_event: EventSink) -> None:
-        self.host = host
-        self.on_event = on_event
-        self.buffer = b""
-        self.error_buffer = b""
-        self.events: List[HostEvent] = []
-        self.current: Optional[str] = None
-        self.result: Optional[Dict[str, Any]] = None
-        self.pid: Optional[int] = None
-        self.stderr_tail: List[str] = []
-        self.other: List[str] = []
-
-    def feed(self, data: bytes) -> None:
-        self.buffer += data
-        *lines, self.buffer = self.buffer.split(b"\n")
-        for line in lines:
-            self.line(line.decode("utf-8", "replace").strip())
-
-    def feed_stderr(self, data: bytes) -> None:
-        self.error_buffer += data
-        *lines, self.error_buffer = self.error_buffer.split(b"\n")
-        for line in lines:
-            if line.strip():
-                self.stderr_tail = (self.stderr_tail + [line.decode("utf-8", "replace").strip()])[
-                    -STDERR_LINES:
-                ]
-
-    def flush(self) -> None:
-        if self.buffer.strip():
-            self.line(self.buffer.decode("utf-8", "replace").strip())
-        self.buffer = b""
-        self.feed_stderr(b"\n")
-
-    def during(self) -> str:
-        return f" during {self.current}" if self.current else ""
-
-    def line(self, text: str) -> None:
-        if text.startswith(PID_MARKER):
-            self.pid = int(text[len(PID_MARKER) :]) if text[len(PID_MARKER) :].isdigit() else None
-            return
-        try:
-            record = json.loads(text)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict):
-            if text:
-                self.other = (self.other + [text])[-STDERR_LINES:]
-            return
-        kind = record.get("type")
-        if kind == "event-start":
-            self.current = str(record.get("event", ""))
-            started = float(record.get("time") or time.time())
-            self.on_event(HostEvent(self.host, self.current, IN_PROGRESS, started, 0.0))
-        elif kind == "event":
-            event = host_event(self.host, record)
-            self.current = None
-            self.events.append(event)
-            self.on_event(event)
-        elif kind == "result":
-            self.result = record
-
-    def finish(self, outcome: HostOutcome) -> HostOutcome:
-        outcome.events = list(self.events)
-        outcome.duration = time.time() - outcome.started
-        if self.result is not None:
-            result = self.result
-            outcome.status = SUCCEEDED if result.get("status") == SUCCEEDED else FAILED
-            outcome.host_deployment_id = str(result.get("deployment_id") or "")
-            failed = next((e for e in self.events if e.status == FAILED), None)
-            if outcome.status == FAILED:
-                message = str(result.get("message") or "the deployment failed").strip()
-                outcome.reason = message.splitlines()[0] if message else "the deployment failed"
-                outcome.log_tail = failed.log_tail if failed else "\n".join(result.get("lint") or [])
-        elif not outcome.log_tail:
-            outcome.log_tail = "\n".join(self.other + self.stderr_tail)
-        return outcome
-
-
-def host_event(host: str, record: Dict[str, Any]) -> HostEvent:
-    return HostEvent(
-        host=host,
-        event=str(record.get("event", "")),
-        status=str(record.get("status", "")),
-        started=float(record.get("started") or 0.0),
-        duration=float(record.get("duration") or 0.0),
-        error_code=int(record.get("error_code") or 0),
-        error_name=str(record.get("error_name") or ""),
-        script_name=str(record.get("script_name") or ""),
-        message=str(record.get("message") or ""),
-        log_tail=str(record.get("log_tail") or ""),
-    )

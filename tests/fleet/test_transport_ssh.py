@@ -12,7 +12,8 @@ from dataclasses import replace
 import pytest
 
 from agent_shim.fleet.contracts import FAILED, IN_PROGRESS, SUCCEEDED, HostSpec
-from agent_shim.fleet.transport_ssh import KEEP_RUNNERS, SshTransport, TransportError, parse_check
+from agent_shim.fleet.remote_files import KEEP_RUNNERS, parse_check
+from agent_shim.fleet.transport_ssh import SshTransport, TransportError
 
 pytestmark = [pytest.mark.fleet, pytest.mark.slow]
 
