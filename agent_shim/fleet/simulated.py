@@ -9,7 +9,8 @@ the agent's default paths and its own files. HAProxy in the root namespace balan
 Where network namespaces cannot be made (not root, no `ip netns`), hosts fall back to loopback
 addresses 127.0.1.N with a per-host deployment root and install root (`HostSpec.root`/`install_root`).
 Everything started here is stopped by `stop()` (also on errors), found by namespace or by a marker
-variable in the host processes' environment. Demo: `python -m agent_shim.fleet.simulated --hosts 4`.
+variable in the host processes' environment (host_processes.py, which also cleans up after a run whose
+process died). Demo: `python -m agent_shim.fleet.simulated --hosts 4`.
 """
 
 from __future__ import annotations
@@ -25,157 +26,29 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 from agent_shim.fleet.contracts import HostSpec
+from agent_shim.fleet.host_processes import (
+    MARKER,
+    alive,
+    binary,
+    kill_all,
+    marked,
+    missing_binaries,
+    namespaces_unavailable,
+    remove_stale,
+    run_checked,
+    spawn,
+    unregister,
+    wait_port,
+)
 from agent_shim.fleet.lb import HaproxyLoadBalancer
 from agent_shim.fleet.transport_ssh import RUNNER_DIR, SshTransport
 
-REGISTRY = os.path.join(tempfile.gettempdir(), "appspec-fleet-pids")  # what to kill if our process dies
-MARKER = "APPSPEC_SIMULATED_HOST"  # set in every host process's environment: how teardown finds them
 BACKEND = "web"
 SUBNET_PREFIX = "10.213"
 _counter = [0]
-
-
-def binary(name: str) -> Optional[str]:
-    return shutil.which(name) or next(
-        (p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.path.exists(p)), None
-    )
-
-
-def missing_binaries() -> List[str]:
-    return [name for name in ("sshd", "ssh-keygen", "haproxy") if binary(name) is None]
-
-
-def _run(*argv: str) -> None:
-    subprocess.run(argv, check=True, capture_output=True)
-
-
-def namespaces_unavailable() -> Optional[str]:
-    """Why network namespaces cannot be used here, or None when they can."""
-    if os.geteuid() != 0:
-        return "not root: network namespaces need CAP_SYS_ADMIN"
-    for name in ("ip", "unshare"):
-        if binary(name) is None:
-            return f"{name} not found (install iproute2 / util-linux)"
-    probe = f"asf-probe-{os.getpid():x}"
-    try:
-        _run("ip", "netns", "add", probe)
-    except subprocess.CalledProcessError as exc:
-        return "ip netns add failed: " + exc.stderr.decode(errors="replace").strip()
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale() -> None:
-    """What a fleet whose process died without its teardown left: namespaces, bridges, HAProxy and sshd
-    processes it started, and host processes marked with its tag."""
-    if binary("ip") is not None and os.geteuid() == 0:
-        listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-        for name, owner in re.findall(r"^(asf-([0-9a-f]+)-\S+)", listing, re.M):
-            if not _alive(int(owner, 16)):
-                _kill_namespace(name)
-        links = subprocess.run(["ip", "-o", "link", "show", "type", "bridge"], capture_output=True, text=True)
-        for name, owner in re.findall(r"^\d+: (asfb-([0-9a-f]+)-[0-9a-f]+)[:@]", links.stdout, re.M):
-            if not _alive(int(owner, 16)):
-                subprocess.run(["ip", "link", "del", name], capture_output=True)
-    for entry in os.listdir(REGISTRY) if os.path.isdir(REGISTRY) else []:
-        owner, _, child = entry.partition(".")
-        if not _alive(int(owner, 16)):
-            with open(os.path.join(REGISTRY, entry)) as handle:
-                if child.isdigit() and _start_time(int(child)) == handle.read():
-                    _kill_all([int(child)])
-            os.remove(os.path.join(REGISTRY, entry))
-    _kill_all(pid for pid, value in _marked() if not _alive(int(value.split("-")[0], 16)))
-
-
-def _start_time(pid: int) -> str:
-    """When a process started (clock ticks since boot): tells a pid from a later process that reused it."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
-def _register(process: subprocess.Popen) -> None:
-    os.makedirs(REGISTRY, exist_ok=True)
-    with open(os.path.join(REGISTRY, f"{os.getpid():x}.{process.pid}"), "w") as handle:
-        handle.write(_start_time(process.pid))
-
-
-def _unregister(process: Optional[subprocess.Popen]) -> None:
-    if process is not None:
-        try:
-            os.remove(os.path.join(REGISTRY, f"{os.getpid():x}.{process.pid}"))
-        except OSError:
-            pass
-
-
-def _kill_namespace(namespace: str) -> None:
-    pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True).stdout.split()
-    _kill_all(int(p) for p in pids)
-    subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
-
-
-def _kill_all(pids) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def _marked() -> List[Tuple[int, str]]:
-    """(pid, value) of the processes whose environment holds MARKER=value (host processes)."""
-    needle = f"{MARKER}=".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as handle:
-                    environ = handle.read().split(b"\0")
-            except OSError:
-                continue
-            for item in environ:
-                if item.startswith(needle):
-                    found.append((int(entry), item[len(needle) :].decode(errors="replace")))
-    return found
-
-
-def _spawn(command: List[str], log_path: str) -> subprocess.Popen:
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-        )
-    _register(process)
-    return process
-
-
-def _wait_port(address: str, port: int, timeout: float, process: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"{what} exited with code {process.returncode} before listening on {address}:{port}"
-            )
-        try:
-            socket.create_connection((address, port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {address}:{port} after {timeout:g}s")
 
 
 @dataclass
@@ -253,7 +126,9 @@ class SimulatedFleet:
 
     def start(self) -> None:
         os.makedirs(self.base_dir, exist_ok=True)
-        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "appspec-fleet", "-f", self.client_key)
+        run_checked(
+            "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "appspec-fleet", "-f", self.client_key
+        )
         open(self.known_hosts, "w").close()
         if os.geteuid() == 0:
             os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
@@ -269,7 +144,7 @@ class SimulatedFleet:
         """Kill every process of every host, HAProxy; remove namespaces, the bridge, our directory."""
         for host in self.hosts:
             self._kill_host_processes(host)
-            _unregister(host.sshd)
+            unregister(host.sshd)
         if self.haproxy is not None and self.haproxy.poll() is None:
             self.haproxy.terminate()
             try:
@@ -277,7 +152,7 @@ class SimulatedFleet:
             except subprocess.TimeoutExpired:
                 self.haproxy.kill()
                 self.haproxy.wait()
-        _unregister(self.haproxy)
+        unregister(self.haproxy)
         for host in self.hosts:
             if host.namespace:
                 subprocess.run(["ip", "netns", "del", host.namespace], capture_output=True)
@@ -299,9 +174,9 @@ class SimulatedFleet:
         third = next(n for n in range(256) if str(n) not in used)
         self.subnet = f"{SUBNET_PREFIX}.{third}"
         self.bridge = f"asfb-{self.tag}"
-        _run("ip", "link", "add", self.bridge, "type", "bridge")
-        _run("ip", "addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
-        _run("ip", "link", "set", self.bridge, "up")
+        run_checked("ip", "link", "add", self.bridge, "type", "bridge")
+        run_checked("ip", "addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
+        run_checked("ip", "link", "set", self.bridge, "up")
 
     def _address(self, index: int) -> str:
         return f"{self.subnet}.{10 + index}" if self.mode == "netns" else f"127.0.1.{index}"
@@ -365,17 +240,17 @@ class SimulatedFleet:
 
     def _make_namespace(self, namespace: str, index: int, address: str) -> None:
         veth = f"asv{self.tag.replace('-', '')}h{index}"[:15]
-        _run("ip", "netns", "add", namespace)
-        _run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", namespace)
-        _run("ip", "link", "set", veth, "master", self.bridge or "", "up")
-        _run("ip", "-n", namespace, "addr", "add", f"{address}/24", "dev", "eth0")
-        _run("ip", "-n", namespace, "link", "set", "eth0", "up")
-        _run("ip", "-n", namespace, "link", "set", "lo", "up")
+        run_checked("ip", "netns", "add", namespace)
+        run_checked("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", namespace)
+        run_checked("ip", "link", "set", veth, "master", self.bridge or "", "up")
+        run_checked("ip", "-n", namespace, "addr", "add", f"{address}/24", "dev", "eth0")
+        run_checked("ip", "-n", namespace, "link", "set", "eth0", "up")
+        run_checked("ip", "-n", namespace, "link", "set", "lo", "up")
 
     def _start_sshd(self, host: SimulatedHost) -> None:
         directory = host.directory
         key = os.path.join(directory, "ssh_host_ed25519_key")
-        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", key)
+        run_checked("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", key)
         shutil.copy(self.client_key + ".pub", os.path.join(directory, "authorized_keys"))
         config = os.path.join(directory, "sshd_config")
         with open(config, "w") as handle:
@@ -414,8 +289,8 @@ class SimulatedFleet:
                 "sh",
                 *command,
             ]
-        host.sshd = _spawn(command, os.path.join(directory, "sshd.log"))
-        _wait_port(
+        host.sshd = spawn(command, os.path.join(directory, "sshd.log"))
+        wait_port(
             host.address,
             host.spec.port or 22,
             15,
@@ -431,13 +306,13 @@ class SimulatedFleet:
         if host.namespace:
             listing = subprocess.run(["ip", "netns", "pids", host.namespace], capture_output=True, text=True)
             return [int(p) for p in listing.stdout.split()]
-        pids = [pid for pid, value in _marked() if value == f"{self.tag}/{name}"]
+        pids = [pid for pid, value in marked() if value == f"{self.tag}/{name}"]
         return pids + ([host.sshd.pid] if host.sshd and host.sshd.poll() is None else [])
 
     def _kill_host_processes(self, host: SimulatedHost) -> None:
         if host.sshd is not None and host.sshd.poll() is None:
-            _kill_all([host.sshd.pid])
-        _kill_all(self.host_pids(host.name))
+            kill_all([host.sshd.pid])
+        kill_all(self.host_pids(host.name))
         if host.sshd is not None:
             host.sshd.wait(timeout=10)
 
@@ -451,13 +326,13 @@ class SimulatedFleet:
                 pid = int(handle.read().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-        return pid if _alive(pid) else None
+        return pid if alive(pid) else None
 
     def kill_app(self, name: str) -> Optional[int]:
         """Stop the host's app abruptly (SIGKILL), as a crash would; its pid, or None if none ran."""
         pid = self.app_pid(name)
         if pid is not None:
-            _kill_all([pid])
+            kill_all([pid])
         return pid
 
     # -- what the controller uses ------------------------------------------------------------------------
@@ -523,8 +398,8 @@ class SimulatedFleet:
         with open(config, "w") as handle:
             handle.write(haproxy_config(self))
         command = [binary("haproxy") or "haproxy", "-db", "-f", config]
-        self.haproxy = _spawn(command, os.path.join(self.base_dir, "haproxy.log"))
-        _wait_port("127.0.0.1", self.haproxy_port, 10, self.haproxy, "haproxy (see haproxy.log)")
+        self.haproxy = spawn(command, os.path.join(self.base_dir, "haproxy.log"))
+        wait_port("127.0.0.1", self.haproxy_port, 10, self.haproxy, "haproxy (see haproxy.log)")
 
 
 def bare_bashrc() -> str:
