@@ -8,6 +8,8 @@
    `cp -a` of the files to their destination. Target: shim <= 1.3x the floor.
 2. Per-event overhead: a full lifecycle (ApplicationStop ... ValidateService) whose hooks are `true`,
    minus the cost of spawning `true` itself, divided by the events run. Target: < 15 ms per event.
+3. Hook wait: hooks that sleep 0.2 s; each hook event's duration beside the same script run directly
+   (`subprocess.run`): what waiting for a script that takes a while adds.
 """
 
 from __future__ import annotations
@@ -106,6 +108,40 @@ def shim_seconds(bundle: str, folder: str, deployments: int = 1) -> float:
     return elapsed
 
 
+SLEEPER = "#!/bin/sh\nsleep 0.2\n"
+
+
+def hook_wait_seconds(folder: str, repeat: int) -> tuple:
+    """(median duration of a hook event whose script sleeps 0.2 s, median of the script run directly)."""
+    revision = os.path.join(folder, "sleepy")
+    os.makedirs(os.path.join(revision, "scripts"))
+    script = os.path.join(revision, "scripts", "sleep.sh")
+    with open(script, "w") as handle:
+        handle.write(SLEEPER)
+    os.chmod(script, 0o755)
+    with open(os.path.join(revision, "appspec.yml"), "w") as handle:
+        handle.write("version: 0.0\nos: linux\nhooks:\n")
+        for event in ("BeforeInstall", "AfterInstall", "ApplicationStart"):
+            handle.write(f"  {event}:\n    - location: scripts/sleep.sh\n")
+    hooked, direct = [], []
+    for _ in range(repeat):  # interleaved
+        work = tempfile.mkdtemp(dir=folder)
+        result = deploy(DeploymentRequest(bundle=revision, root=os.path.join(work, "root")))
+        if not result.succeeded:
+            sys.exit(f"benchmark deployment failed: {result.message}")
+        hooked += [
+            e.duration
+            for e in result.events
+            if e.event in ("BeforeInstall", "AfterInstall", "ApplicationStart")
+        ]
+        for _ in range(3):
+            start = time.perf_counter()
+            subprocess.run([script], check=True)
+            direct.append(time.perf_counter() - start)
+        shutil.rmtree(work)
+    return statistics.median(hooked), statistics.median(direct)
+
+
 def spawn_true_seconds(count: int) -> float:
     start = time.perf_counter()
     for _ in range(count):
@@ -130,6 +166,7 @@ def main() -> None:
         small = make_revision(os.path.join(folder, "small"), 10, 1, hooks=True)
         lifecycle = min(shim_seconds(small, folder, deployments=2) for _ in range(args.repeat))
         spawn = spawn_true_seconds(50)
+        hooked, direct = hook_wait_seconds(folder, args.repeat)
     print(f"{args.files} files, {args.megabytes} MB, .tar bundle, median of {args.repeat} interleaved runs")
     print(f"  floor: tar -xf + cp -a        {floor:6.2f} s")
     print(f"  shim (in-process)             {shim:6.2f} s   {shim / floor:.2f}x the floor (target <= 1.3x)")
@@ -139,6 +176,11 @@ def main() -> None:
     print(
         f"full lifecycle with `true` hooks: {lifecycle * 1000:.0f} ms for {events} events; spawning `true` costs "
         f"{spawn * 1000:.1f} ms; overhead {overhead * 1000:.1f} ms per event (target < 15 ms)"
+    )
+
+    print(
+        f"hook sleeping 0.2 s: event {hooked * 1000:.1f} ms, the script run directly {direct * 1000:.1f} ms; "
+        f"{(hooked - direct) * 1000:.1f} ms added per hook"
     )
 
 
