@@ -42,7 +42,7 @@ def parse_check(stdout: str) -> Tuple[Optional[str], List[str]]:
 
 
 def prune_command(path: str, checksum: str, keep: int, pattern: str = ARCHIVE_NAME) -> str:
-    """A shell line: print PATH's sha256 (nothing when it is missing); when it is CHECKSUM, touch PATH and
+    """A shell line: print PATH's sha256 as `check_command` does; when it is CHECKSUM, touch PATH and
     remove the files of its folder named like `pattern` beyond the `keep` most recent (by mtime), PATH
     counted and never removed, and the folder's `.part` files older than STALE_PART_MINUTES (uploads whose
     controller died). Every value is quoted; a failed removal does not fail the line."""
@@ -51,7 +51,7 @@ def prune_command(path: str, checksum: str, keep: int, pattern: str = ARCHIVE_NA
     return (
         f"f={q(path)}; d={q(directory)}; "
         'sum=$(sha256sum 2>/dev/null <"$f" || shasum -a 256 2>/dev/null <"$f"); sum=${sum%% *}; '
-        'echo "$sum"; '
+        f'printf "%s%s\\n" {q(CHECK_SUM)} "${{sum:--}}"; '
         f'[ "$sum" = {q(checksum)} ] || exit 0; '
         'touch -c -- "$f"; '
         f'ls -t -- "$d" | grep -E -e {q(pattern)} | grep -v -x -F -e {q(name)} | tail -n +{int(keep)} | '

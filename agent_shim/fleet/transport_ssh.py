@@ -244,8 +244,8 @@ class SshTransport:
         marks it as just used (mtime) and removes the other files of its folder named like `pattern` beyond
         `keep`."""
         result = self.run(prune_command(path, checksum, keep, pattern))
-        words = result.stdout.split()
-        return words[0] if result.ok and words else None
+        sums = parse_check(result.stdout)[1]
+        return sums[0] if result.ok and sums and sums[0] != "-" else None
 
     def _upload(self, local: str, remote: str, checksum: str, pattern: str, keep: int) -> str:
         """Upload `local` to `remote` (relative: under the home directory), verify its sha256 and prune the

@@ -436,3 +436,23 @@ def test_a_host_that_has_both_files_is_prepared_in_one_command(hosts, runner_zip
 def test_the_check_ignores_what_a_chatty_login_shell_prints():
     stdout = "Welcome!\nappspec-home /home/deploy\nappspec-sum abc\nlast login\nappspec-sum -\n"
     assert parse_check(stdout) == ("/home/deploy", ["abc", "-"])
+
+
+def test_uploads_work_through_a_login_shell_that_prints_a_banner(hosts, runner_zipapp, make_bundle):
+    """A ~/.bashrc that echoes something (bash reads it for commands run by sshd) must not be taken for
+    a checksum: the check and the verification after an upload read only their own marked lines."""
+    rc = os.path.join(hosts.host("h1").directory, "bashrc")
+    if hosts.mode != "netns" or not os.path.exists(rc):
+        pytest.skip("the host shares this machine's ~/.bashrc (loopback fallback, or none to bind over)")
+    with open(rc, "a") as handle:
+        handle.write("echo 'Welcome to h1'\n")
+    transport = hosts.transport("h1")
+    assert transport.run("true").stdout == "Welcome to h1\n"  # the banner does reach the controller
+    bundle = make_bundle("r0", {"BeforeInstall": "echo 0"})
+    paths = transport.prepare(runner_zipapp.path, runner_zipapp.checksum, bundle.path, bundle.checksum)
+    on_host = os.path.join(hosts.host("h1").directory, "runner", "revisions", os.path.basename(paths[1]))
+    assert read(on_host) == read(bundle.path)
+    assert (
+        transport.prepare(runner_zipapp.path, runner_zipapp.checksum, bundle.path, bundle.checksum) == paths
+    )
+    transport.close()
