@@ -33,7 +33,6 @@ from agent_shim.fleet.controller import (
     BLUE_GREEN,
     ORIGINAL,
     REPLACEMENT,
-    ROLLBACK,
     TRAFFIC,
     FleetRun,
     Revision,
@@ -42,6 +41,7 @@ from agent_shim.fleet.controller import (
     one_line,
 )
 from agent_shim.layout import new_deployment_id
+from agent_shim.plan import ROLLBACK_CREATOR
 
 if TYPE_CHECKING:
     from agent_shim.fleet.controller import Controller
@@ -163,7 +163,7 @@ def switch(
         revision,
         hosts,
         notes,
-        creator=ROLLBACK,
+        creator=ROLLBACK_CREATOR,
         rollback_of=deployment.deployment_id,
         style=BLUE_GREEN,
         message=message,
@@ -225,7 +225,7 @@ def traffic_trio(
     sink = ctl._sink(deployment)
     continuing = outcome.host_deployment_id if outcome.events and not rollback else ""
     host_deployment = continuing or new_deployment_id(local=False)
-    extra = ["--deployment-type", BLUE_GREEN] + (["--creator", ROLLBACK] if rollback else [])
+    extra = ["--deployment-type", BLUE_GREEN] + (["--creator", ROLLBACK_CREATOR] if rollback else [])
     try:
         staged = ctl._stage(spec, revision)
     except Exception as exc:  # noqa: BLE001 - SSH, upload: one line, this host only
@@ -263,10 +263,7 @@ def withdraw(ctl: Controller, names: Sequence[str]) -> Optional[str]:
         return None
 
     def one(name: str) -> Optional[str]:
-        try:
-            reason = ctl.lb.block(ctl.group.host(name), settings.drain_timeout)
-        except Exception as exc:  # noqa: BLE001 - the adapter should return a reason; be safe anyway
-            reason = one_line(exc)
+        reason = ctl.ask_load_balancer("BlockTraffic", ctl.group.host(name), settings.drain_timeout)
         return f"{name}: {reason}" if reason else None
 
     with ThreadPoolExecutor(max_workers=max(1, min(ctl.group.max_parallel_ssh, len(names)))) as pool:

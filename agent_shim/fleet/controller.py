@@ -50,7 +50,6 @@ TRAFFIC_STEPS: Tuple[Tuple[str, ...], ...] = (
     tuple(_WITH_LB[-1:]),
 )
 
-ROLLBACK = ROLLBACK_CREATOR
 REPLACEMENT, ORIGINAL, TRAFFIC = "replacement", "original", "traffic"  # host roles in the history
 SUFFIXES = {"zip": ".zip", "tar": ".tar", "tgz": ".tgz"}
 TransportFactory = Callable[[HostSpec], HostTransport]
@@ -455,7 +454,7 @@ class Controller:
         extra: Sequence[str] = (),
     ) -> bool:
         """One run of the host runner: the whole lifecycle, or one step (deployment id, events)."""
-        words = self.runner_arguments(spec, bundle, revision, False) + list(extra)
+        words = self.runner_arguments(spec, bundle, revision) + list(extra)
         if step is not None:
             words += ["--deployment-id", step[0], "--events", ",".join(step[1]), "--exact-events"]
         result = transport.run_deployment(runner_path, words, sink, self.group.host_timeout)
@@ -464,7 +463,7 @@ class Controller:
         outcome.host_deployment_id, outcome.log_tail = result.host_deployment_id, result.log_tail
         return result.status == SUCCEEDED
 
-    def runner_arguments(self, spec: HostSpec, bundle: str, revision: Revision, with_lb: bool) -> List[str]:
+    def runner_arguments(self, spec: HostSpec, bundle: str, revision: Revision) -> List[str]:
         group = self.group
         words = ["--bundle", bundle, "--type", revision.bundle_type, "--application", group.application]
         words += ["--deployment-group", group.name, "--appspec-filename", self.appspec_filename]
@@ -479,11 +478,17 @@ class Controller:
                 words += [option, str(value)]
         if group.ignore_application_stop_failures:
             words.append("--ignore-application-stop-failures")
-        if with_lb:
-            words.append("--with-load-balancer")
         if revision.origin:  # an S3 revision: the hooks get its BUNDLE_*, as from the agent
             words += ["--bundle-origin", revision.origin]
         return words
+
+    def ask_load_balancer(self, event: str, spec: HostSpec, timeout: float) -> Optional[str]:
+        """BlockTraffic or AllowTraffic for one host; None, or why it failed (one line, never raised)."""
+        try:
+            action = self.lb.block if event == "BlockTraffic" else self.lb.allow
+            return action(spec, timeout)
+        except Exception as exc:  # noqa: BLE001 - the adapter should return a reason; be safe anyway
+            return one_line(exc)
 
     def _traffic(
         self, outcome: HostOutcome, spec: HostSpec, event: str, sink: Callable[[HostEvent], None]
@@ -493,11 +498,7 @@ class Controller:
         timeout = settings.drain_timeout if event == "BlockTraffic" else settings.healthy_timeout
         started, clock = time.time(), time.monotonic()
         sink(HostEvent(spec.name, event, IN_PROGRESS, started, 0.0))
-        try:
-            action = self.lb.block if event == "BlockTraffic" else self.lb.allow
-            reason = action(spec, timeout)
-        except Exception as exc:  # noqa: BLE001 - the adapter should return a reason; be safe anyway
-            reason = one_line(exc)
+        reason = self.ask_load_balancer(event, spec, timeout)
         done = HostEvent(spec.name, event, FAILED if reason else SUCCEEDED, started, time.monotonic() - clock)
         if reason:
             done.error_code, done.error_name, done.message = 5, "UnknownError", reason
@@ -532,7 +533,7 @@ class Controller:
             revision,
             hosts,
             run.notes,
-            creator=ROLLBACK,
+            creator=ROLLBACK_CREATOR,
             rollback_of=failed.deployment_id,
             message=message,
             successor_of=successor_of,

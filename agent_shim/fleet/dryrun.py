@@ -49,7 +49,7 @@ def build_plan(controller: Controller, bundle: Optional[str], bundle_type: Optio
                 "runner": [
                     "appspec",
                     "deploy",
-                    *controller.runner_arguments(spec, "<uploaded revision>", placeholder, False),
+                    *controller.runner_arguments(spec, "<uploaded revision>", placeholder),
                     "--format",
                     "jsonl",
                 ],

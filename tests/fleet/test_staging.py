@@ -165,14 +165,20 @@ def deploy(fleet: LocalFleet, transports_for=RecordingTransports):
     return run.deployment, transports
 
 
-@pytest.mark.fleet
-def test_the_next_batch_is_uploaded_while_the_first_one_deploys(tmp_path):
+def half_at_a_time(tmp_path, ssh_slots: int):
+    """Hosts a-d, HalfAtATime: (fleet, deployment, transports, when the first of a and b finished)."""
     fleet = LocalFleet(
-        tmp_path, "abcd", deployment_config="CodeDeployDefault.HalfAtATime", max_parallel_ssh=4
+        tmp_path, "abcd", deployment_config="CodeDeployDefault.HalfAtATime", max_parallel_ssh=ssh_slots
     )
     deployment, seen = deploy(fleet)
     assert deployment.status == SUCCEEDED
     first_done = min(deployment.hosts[h].started + deployment.hosts[h].duration for h in "ab")
+    return fleet, deployment, seen, first_done
+
+
+@pytest.mark.fleet
+def test_the_next_batch_is_uploaded_while_the_first_one_deploys(tmp_path):
+    fleet, deployment, seen, first_done = half_at_a_time(tmp_path, ssh_slots=4)
     for host in "cd":
         assert seen.uploaded[host] < first_done, f"{host} was staged while a and b deployed"
         assert deployment.hosts[host].started >= first_done - 0.01, "its lifecycle still waited for a slot"
@@ -181,11 +187,6 @@ def test_the_next_batch_is_uploaded_while_the_first_one_deploys(tmp_path):
 
 @pytest.mark.fleet
 def test_no_staging_without_free_ssh_slots(tmp_path):
-    fleet = LocalFleet(
-        tmp_path, "abcd", deployment_config="CodeDeployDefault.HalfAtATime", max_parallel_ssh=2
-    )
-    deployment, seen = deploy(fleet)
-    assert deployment.status == SUCCEEDED
-    first_done = min(deployment.hosts[h].started + deployment.hosts[h].duration for h in "ab")
+    _, _, seen, first_done = half_at_a_time(tmp_path, ssh_slots=2)
     for host in "cd":
         assert seen.uploaded[host] >= first_done - 0.01, "both SSH slots were the window's"

@@ -13,7 +13,7 @@ import pytest
 
 from agent_shim.fleet.contracts import FAILED, IN_PROGRESS, SUCCEEDED, HostSpec
 from agent_shim.fleet.remote_files import KEEP_RUNNERS, parse_check
-from agent_shim.fleet.transport_ssh import SshTransport, TransportError
+from agent_shim.fleet.transport_ssh import CommandResult, SshTransport, TransportError
 
 pytestmark = [pytest.mark.fleet, pytest.mark.slow]
 
@@ -456,3 +456,22 @@ def test_uploads_work_through_a_login_shell_that_prints_a_banner(hosts, runner_z
         transport.prepare(runner_zipapp.path, runner_zipapp.checksum, bundle.path, bundle.checksum) == paths
     )
     transport.close()
+
+
+@pytest.mark.parametrize(
+    "result, shown",
+    [
+        (CommandResult(0, "Welcome\n", ""), "Welcome"),  # no marked lines: not a POSIX shell's output
+        (CommandResult(127, "", "sh: 1: printf: not found\nsecond line\n"), "second line"),
+        (CommandResult(1, "", ""), "exit code 1"),
+    ],
+)
+def test_a_check_the_host_cannot_answer_is_one_line_naming_the_host(result, shown):
+    transport = SshTransport(HostSpec("web-1", "192.0.2.10", port=2222))
+    transport.run = lambda command, timeout=60.0: result  # the remote shell's answer, whatever it ran
+    with pytest.raises(TransportError) as caught:
+        transport.prepare("runner.pyz", "ab" * 32, "revision.tgz", "cd" * 32)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("ssh web-1 (192.0.2.10:2222): checking the uploads: ")
+    assert message.endswith(shown)
