@@ -31,6 +31,7 @@ DEPLOYMENT_VARIABLES = (
     "DEPLOYMENT_GROUP_ID",
 )
 APP_ENV_PREFIX = "APP_ENV_"
+GROUP_DEFAULT_PREFIX = "HOOKS_DEFAULT_"
 
 # ---------------------------------------------------------------------------------------------------------
 # Exit codes: one table for every hook; docs/hooks.md repeats it and a test keeps the two equal.
@@ -181,6 +182,7 @@ def known_setting(name: str) -> bool:
 
 # ---------------------------------------------------------------------------------------------------------
 # Config file: KEY=VALUE lines, the same names as the environment variables; the environment wins.
+# Below the file, HOOKS_DEFAULT_<NAME> in the environment: the deployment group's default (fleet controller).
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _REFERENCE = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
@@ -267,7 +269,8 @@ def find_config_file(script_path: str, environ: Dict[str, str]) -> Optional[str]
 
 
 class Config:
-    """The merged settings: environment over config file over built-in defaults, with ${NAME} references."""
+    """The merged settings: environment over config file over the group default (HOOKS_DEFAULT_NAME in the
+    environment) over built-in defaults, with ${NAME} references."""
 
     def __init__(self, file_values: Dict[str, str], environ: Dict[str, str], source: Optional[str] = None):
         self.file_values = dict(file_values)
@@ -292,11 +295,19 @@ class Config:
         config.warnings = warnings
         return config
 
+    def group_default(self, name: str) -> Optional[str]:
+        """HOOKS_DEFAULT_NAME from the environment for a named setting; None if empty, unset or not named."""
+        if name not in SETTINGS:
+            return None
+        return self.environ.get(GROUP_DEFAULT_PREFIX + name) or None
+
     def origin(self, name: str) -> str:
         if name in self.environ:
             return "environment"
         if name in self.file_values:
             return self.source or "config file"
+        if self.group_default(name) is not None:
+            return f"group default ({GROUP_DEFAULT_PREFIX}{name})"
         return "default"
 
     def raw(self, name: str) -> Optional[str]:
@@ -304,6 +315,9 @@ class Config:
             return self.environ[name]
         if name in self.file_values:
             return self.file_values[name]
+        group = self.group_default(name)
+        if group is not None:
+            return group
         setting = SETTINGS.get(name)
         return setting.default if setting else None
 
@@ -381,6 +395,7 @@ class Config:
 
     def with_prefix(self, prefix: str) -> Dict[str, str]:
         """{NAME: value} of every PREFIXNAME setting that is not itself a named setting (like APP_ENV_FILE)."""
+        # Not HOOKS_DEFAULT_APP_ENV_X: group defaults fill named settings only, never app env passthrough.
         names = {n for n in list(self.file_values) + list(self.environ) if n.startswith(prefix)}
         return {
             n[len(prefix) :]: self.get(n) or "" for n in sorted(names - set(SETTINGS)) if len(n) > len(prefix)
@@ -847,6 +862,10 @@ def help_text(uses: Sequence[str]) -> str:
     lines.extend(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES)
     lines.append("")
     lines.append("Config file: $HOOKS_CONFIG, else hooks.env beside this script, else at the revision root.")
+    lines.append(
+        f"Precedence: NAME in the environment, then {CONFIG_FILE_NAME}, then {GROUP_DEFAULT_PREFIX}NAME "
+        "in the environment (the deployment group's default), then the default shown above."
+    )
     lines.append("Reference: docs/hooks.md")
     return "\n".join(lines)
 

@@ -128,7 +128,7 @@ def clean_environ() -> Dict[str, str]:
         if (
             hookkit.known_setting(name)
             or name in DEPLOYMENT_ENV
-            or name.startswith(("AWS_", "HEALTH_", "APP_"))
+            or name.startswith(("AWS_", "HEALTH_", "APP_", "HOOKS_DEFAULT_"))
         ):
             continue
         env[name] = value

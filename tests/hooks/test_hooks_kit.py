@@ -104,6 +104,63 @@ def test_environment_wins_over_file_which_wins_over_default():
     )
 
 
+@pytest.mark.parametrize(
+    ("environ", "file_values", "value", "origin"),
+    [
+        (
+            {"HEALTH_PATH": "/env", "HOOKS_DEFAULT_HEALTH_PATH": "/group"},
+            {"HEALTH_PATH": "/file"},
+            "/env",
+            "environment",
+        ),
+        ({"HOOKS_DEFAULT_HEALTH_PATH": "/group"}, {"HEALTH_PATH": "/file"}, "/file", "config file"),
+        (
+            {"HOOKS_DEFAULT_HEALTH_PATH": "/group"},
+            {},
+            "/group",
+            "group default (HOOKS_DEFAULT_HEALTH_PATH)",
+        ),
+        ({}, {}, "/health", "default"),
+    ],
+)
+def test_group_default_sits_between_the_config_file_and_the_built_in_default(
+    environ, file_values, value, origin
+):
+    config = hookkit.Config(file_values, environ)
+    assert (config.get("HEALTH_PATH"), config.origin("HEALTH_PATH")) == (value, origin)
+
+
+def test_group_default_works_for_any_named_setting():
+    config = hookkit.Config({}, {"HOOKS_DEFAULT_APP_STOP_TIMEOUT": "45", "HOOKS_DEFAULT_APP_PORT": "9000"})
+    assert (config.number("APP_STOP_TIMEOUT"), config.port()) == (45, 9000)
+    assert config.origin("APP_PORT") == "group default (HOOKS_DEFAULT_APP_PORT)"
+
+
+def test_an_empty_group_default_falls_through_to_the_built_in_default():
+    config = hookkit.Config({}, {"HOOKS_DEFAULT_HEALTH_PATH": "", "HOOKS_DEFAULT_HEALTH_EXPECT_BODY": ""})
+    assert (config.get("HEALTH_PATH"), config.origin("HEALTH_PATH")) == ("/health", "default")
+    assert config.get("HEALTH_EXPECT_BODY") is None
+
+
+def test_references_in_a_group_default_expand():
+    config = hookkit.Config(
+        {"APP_PORT": "8080", "HEALTH_PATH": "/ready"},
+        {
+            "APP_HOST": "10.0.0.5",
+            "HOOKS_DEFAULT_HEALTH_URL": "http://${APP_HOST}:${APP_PORT}${HEALTH_PATH}?lb=1",
+        },
+    )
+    assert config.get("HEALTH_URL") == "http://10.0.0.5:8080/ready?lb=1"
+
+
+def test_group_defaults_are_not_app_env_passthrough():
+    config = hookkit.Config(
+        {"APP_ENV_FROM_FILE": "1"}, {"HOOKS_DEFAULT_APP_ENV_INJECTED": "x", "HOOKS_DEFAULT_HEALTH_PATH": "/g"}
+    )
+    assert config.with_prefix(hookkit.APP_ENV_PREFIX) == {"FROM_FILE": "1"}
+    assert config.get("APP_ENV_INJECTED") is None
+
+
 def test_references_expand_with_defaults_and_dollar_escape():
     config = hookkit.Config(
         {"APP_PORT": "8080", "APP_START_COMMAND": "run --port ${APP_PORT} --id ${X:-none} $$HOME"}, {}
@@ -169,6 +226,33 @@ def test_hooks_config_pointing_nowhere_is_a_config_error(tmp_path):
         hookkit.find_config_file(str(tmp_path / "x.py"), {"HOOKS_CONFIG": str(tmp_path / "missing.env")})
 
 
+# --- group defaults reach validate_service -------------------------------------------------------------
+
+FAST_HEALTH = {"HEALTH_INTERVAL": "0.1", "HEALTH_TIMEOUT": "0.1", "HEALTH_START_GRACE": "0"}
+
+
+@pytest.mark.slow
+def test_validate_service_probes_the_group_default_health_path(sample_app, hook_env):
+    _, port = sample_app.start()
+    assert run_hook(HOOKS / "validate_service.py", hook_env(**FAST_HEALTH, APP_PORT=port)).returncode == 0
+    env = hook_env(**FAST_HEALTH, APP_PORT=port, HOOKS_DEFAULT_HEALTH_PATH="/healthz")
+    result = run_hook(HOOKS / "validate_service.py", env, timeout=20)
+    assert result.returncode == hookkit.EXIT_HEALTH, result
+    assert f"probing http://127.0.0.1:{port}/healthz " in result.stdout
+    assert "last: status 404 (success codes 200)" in result.stderr
+
+
+@pytest.mark.slow
+def test_hooks_env_overrides_the_group_default_health_path(sample_app, hook_env, tmp_path):
+    _, port = sample_app.start()
+    config = tmp_path / "hooks.env"
+    config.write_text("HEALTH_PATH=/health\n")
+    env = hook_env(**FAST_HEALTH, APP_PORT=port, HOOKS_DEFAULT_HEALTH_PATH="/healthz", HOOKS_CONFIG=config)
+    result = run_hook(HOOKS / "validate_service.py", env, timeout=20)
+    assert result.returncode == 0, result
+    assert f"probing http://127.0.0.1:{port}/health " in result.stdout
+
+
 # --- scripts: shape, --help, one-line config errors ----------------------------------------------------
 
 
@@ -213,6 +297,7 @@ def test_every_script_has_help_with_settings_and_exit_codes(script, hook_env):
     first_line = ast.get_docstring(ast.parse(script.read_text())).splitlines()[0]
     assert first_line in result.stdout
     assert "exit codes:" in result.stdout and "settings (environment variables" in result.stdout
+    assert "then HOOKS_DEFAULT_NAME in the environment (the deployment group's default)" in result.stdout
 
 
 @pytest.mark.parametrize(
