@@ -83,6 +83,10 @@ class HostTransport(Protocol):
     ) -> Tuple[str, str]:
         """`ensure_runner` and `upload_revision` together (one round trip when both are there already)."""
 
+    def check(self, zipapp_path: str, runner_checksum: str, bundle_path: str, checksum: str) -> None:
+        """The preflight: the host answers (raises with a one-line reason if not) and has what the runner
+        needs; what it learns spares the next `prepare` its own check."""
+
     def run_deployment(
         self, runner_path: str, arguments: Sequence[str], on_event: EventSink, timeout: float
     ) -> HostOutcome:
@@ -103,6 +107,10 @@ class LoadBalancer(Protocol):
 
     def healthy(self, hosts: Sequence[HostSpec]) -> Dict[str, bool]:
         """What the load balancer currently thinks of each host."""
+
+    def check(self, hosts: Sequence[HostSpec]) -> List[Tuple[str, str]]:
+        """The preflight: every name the group file gives resolves; (group-file key, problem and fix)
+        for each one that does not. Host keys are `host:NAME:KEY`. Changes nothing."""
 
 
 @dataclass

@@ -3,9 +3,13 @@
 `HaproxyLoadBalancer` speaks HAProxy's runtime API (a `stats socket ... level admin`, unix path or
 host:port), `Elbv2LoadBalancer` ELBv2 target groups through boto3, `NoLoadBalancer` does nothing.
 `block` drains a host and waits until its connections are gone; `allow` puts it back and waits until the
-health check says healthy; both are bounded by their timeout and return None or a one-line reason.
-A blue/green switch is `allow(green)` for each replacement host, then `block(blue)` for each original.
-The hook scripts (hooks/loadbalancer.py) do the same from the host; this is the controller's side.
+load balancer's health check says healthy, and fails as soon as the check has had the time to pass
+(the group's `health_check`: interval × (healthy + unhealthy threshold) + timeout) while it still
+fails; both are bounded by their timeout and return None or a one-line reason, the load balancer's own
+answer in it. `check` is the preflight: every name the group file gives (socket, backend, servers,
+target groups) resolves, one line per problem, nothing changed. A blue/green switch is `allow(green)`
+for each replacement host, then `block(blue)` for each original. The hook scripts
+(hooks/loadbalancer.py) do the same from the host; this is the controller's side.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from agent_shim.fleet.contracts import HostSpec
+from agent_shim.fleet.group import HealthCheck
 
 SRV_ST_RUNNING = 2  # srv_op_state
 ADMIN_NOT_READY = 0x01 | 0x02 | 0x04 | 0x08 | 0x10 | 0x20  # srv_admin_state: MAINT and DRAIN bits
@@ -33,6 +38,9 @@ class NoLoadBalancer:
 
     def healthy(self, hosts: Sequence[HostSpec]) -> Dict[str, bool]:
         return {host.name: True for host in hosts}
+
+    def check(self, hosts: Sequence[HostSpec]) -> List[Tuple[str, str]]:
+        return []
 
 
 def _until(timeout: float, poll: float, check: Callable[[], Tuple[bool, str]]) -> Tuple[bool, str]:
@@ -97,12 +105,42 @@ def parse_servers_state(text: str) -> List[Dict[str, str]]:
     return rows
 
 
+# HAProxy's check_status values that are passes; the others name why the last check failed
+CHECK_PASSED = ("L4OK", "L6OK", "L7OK", "L7OKC")
+CHECK_WORDS = {
+    "L4CON": "connection refused or reset",
+    "L4TOUT": "no connection within the check timeout",
+    "L6TOUT": "no TLS handshake within the check timeout",
+    "L7TOUT": "no HTTP answer within the check timeout",
+    "L7RSP": "not a valid HTTP answer",
+    "L7STS": "HTTP status",
+    "SOCKERR": "socket error",
+}
+
+
+def describe_check(stat: Dict[str, str]) -> str:
+    """`DOWN, last check: HTTP status 500 (L7STS, Internal Server Error)` from a `show stat` row."""
+    status, code, text = (stat.get(k, "").strip() for k in ("check_status", "check_code", "last_chk"))
+    words = CHECK_WORDS.get(status.lstrip("*"), "")
+    said = f"{words} {code}".strip() if words == "HTTP status" else words or status or "no check yet"
+    extra = ", ".join(part for part in (status if words else "", text) if part)
+    return f"{stat.get('status', '?')}, last check: {said}" + (f" ({extra})" if extra else "")
+
+
 class HaproxyLoadBalancer:
     """Servers of one HAProxy backend; a host's server name is `lb_server` or else its name."""
 
-    def __init__(self, socket_address: str, backend: str, *, poll: float = 0.1) -> None:
+    def __init__(
+        self,
+        socket_address: str,
+        backend: str,
+        *,
+        health_check: Optional[HealthCheck] = None,
+        poll: float = 0.1,
+    ) -> None:
         self.address = socket_address
         self.backend = backend
+        self.health_check = health_check or HealthCheck()
         self.poll = poll
 
     def server(self, host: HostSpec) -> str:
@@ -149,22 +187,33 @@ class HaproxyLoadBalancer:
         )
 
     def allow(self, host: HostSpec, timeout: float) -> Optional[str]:
-        def up() -> Tuple[bool, str]:
-            state = self._row(self.states(), host)
-            stat = self._row(self.stats(), host)
-            op_state, admin = int(state.get("srv_op_state", -1)), int(state.get("srv_admin_state", 0))
-            detail = f"{stat.get('status', '?')} {stat.get('check_status', '')}".strip()
-            return op_state == SRV_ST_RUNNING and not admin & ADMIN_NOT_READY, detail
-
+        """Back in service, then wait for UP: `rise` fresh passing checks. A server still failing its check
+        once the check has had the time to pass (the group's health_check) is a failure at once."""
+        name = f"{self.backend}/{self.server(host)}"
         try:
             if int(self._row(self.states(), host).get("srv_admin_state", 0)) & ADMIN_NOT_READY:
                 self._set_state(host, "drain")  # out of maintenance, still no traffic
                 self._force_down(host)
             self._set_state(host, "ready")
-            done, detail = _until(timeout, self.poll, up)
+            registered = time.monotonic()
+            verdict_after = self.health_check.verdict_after
+            while True:
+                state, stat = self._row(self.states(), host), self._row(self.stats(), host)
+                op_state, admin = int(state.get("srv_op_state", -1)), int(state.get("srv_admin_state", 0))
+                if op_state == SRV_ST_RUNNING and not admin & ADMIN_NOT_READY:
+                    return None
+                waited = time.monotonic() - registered
+                failing = stat.get("check_status", "").lstrip("*") not in CHECK_PASSED
+                if waited >= verdict_after and failing and stat.get("check_status"):
+                    return (
+                        f"{name} failed its health check ({self.health_check.describe()}) for {waited:.1f}s: "
+                        f"{describe_check(stat)}"
+                    )
+                if waited >= timeout:
+                    return f"{name} not UP within {timeout:g}s ({describe_check(stat)})"
+                time.sleep(min(self.poll, max(0.0, timeout - waited)))
         except LoadBalancerError as exc:
             return str(exc)
-        return None if done else f"{self.backend}/{self.server(host)} not UP within {timeout:g}s ({detail})"
 
     def _force_down(self, host: HostSpec) -> None:
         """A server coming back from drain or maintenance must pass `rise` fresh checks before it takes
@@ -189,8 +238,50 @@ class HaproxyLoadBalancer:
             verdict[host.name] = op_state == SRV_ST_RUNNING and not admin & ADMIN_NOT_READY
         return verdict
 
+    def check(self, hosts: Sequence[HostSpec]) -> List[Tuple[str, str]]:
+        """The preflight: HAProxy answers at `socket`, `backend` is one of its backends and each host's
+        server is in it. (group-file key, problem and fix) per problem; nothing is changed."""
+        try:
+            rows = parse_stat(self.command("show stat"))
+        except LoadBalancerError as exc:
+            return [("load_balancer.socket", f"{exc}; start HAProxy or fix load_balancer.socket")]
+        if not rows:
+            return [
+                (
+                    "load_balancer.socket",
+                    f"HAProxy at {self.address} did not answer `show stat` (is it a stats socket of level admin?)",
+                )
+            ]
+        backends = sorted({r["pxname"] for r in rows if r.get("svname") == "BACKEND"})
+        if self.backend not in backends:
+            known = ", ".join(backends) or "none"
+            return [
+                (
+                    "load_balancer.backend",
+                    f"HAProxy at {self.address} has no backend {self.backend!r} (its backends: {known}); "
+                    "fix load_balancer.backend",
+                )
+            ]
+        servers = sorted(
+            r["svname"]
+            for r in rows
+            if r.get("pxname") == self.backend and r.get("svname") not in ("BACKEND", "FRONTEND")
+        )
+        problems = []
+        for host in hosts:
+            if self.server(host) not in servers:
+                problems.append(
+                    (
+                        f"host:{host.name}:lb_server",
+                        f"HAProxy backend {self.backend} has no server {self.server(host)!r} (its servers: "
+                        f"{', '.join(servers) or 'none'}); set the host's lb_server",
+                    )
+                )
+        return problems
+
 
 # -- ELBv2 ---------------------------------------------------------------------------------------------
+API_CALL_LIMIT = 2 * 4  # seconds: two attempts of a 4 s read (connecting: two of 3 s)
 
 
 def _deregistered(state: str, reason: str) -> bool:
@@ -215,8 +306,14 @@ class Elbv2LoadBalancer:
         self.poll = poll
         if client is None:
             import boto3  # only when ELBv2 is used: the controller must start without it
+            from botocore.config import Config
 
-            client = boto3.client("elbv2", region_name=region, endpoint_url=endpoint_url)
+            # an API that does not answer costs one call at most API_CALL_LIMIT seconds, not botocore's
+            # default of 60 s a read and 5 attempts: allow and block stay near their own timeout
+            config = Config(
+                connect_timeout=3, read_timeout=4, retries={"total_max_attempts": 2, "mode": "standard"}
+            )
+            client = boto3.client("elbv2", region_name=region, endpoint_url=endpoint_url, config=config)
         self.client = client
 
     def target(self, host: HostSpec) -> Dict[str, Any]:
@@ -228,25 +325,21 @@ class Elbv2LoadBalancer:
     def _call(self, operation: str, **kwargs: Any) -> Dict[str, Any]:
         import botocore.exceptions
 
+        arn = kwargs.get("TargetGroupArn")
+        what = f"elbv2 {operation}" + (f" ({_group_name(arn)})" if arn else "")
         try:
             return getattr(self.client, operation)(**kwargs)
         except botocore.exceptions.ClientError as exc:
             error = exc.response.get("Error", {})
             raise LoadBalancerError(
-                f"elbv2 {operation}: {error.get('Code', '?')}: {error.get('Message', exc)}"
+                f"{what}: {error.get('Code', '?')}: {error.get('Message', exc)}"
             ) from None
         except botocore.exceptions.BotoCoreError as exc:
-            raise LoadBalancerError(f"elbv2 {operation}: {exc}") from None
+            raise LoadBalancerError(f"{what}: {exc}") from None
 
     def state(self, arn: str, host: HostSpec) -> Tuple[str, str]:
         """(State, Reason) of the host's target in one group; ('unused', 'Target.NotRegistered') if absent."""
-        target = self.target(host)
-        answer = self._call("describe_target_health", TargetGroupArn=arn, Targets=[target])
-        for description in answer.get("TargetHealthDescriptions", []):
-            if description.get("Target", {}).get("Id") == target["Id"]:
-                health = description.get("TargetHealth", {})
-                return health.get("State", "unknown"), health.get("Reason", "")
-        return "unused", "Target.NotRegistered"
+        return self.health(arn, host)[:2]
 
     def _wait(
         self, host: HostSpec, timeout: float, goal: str, reached: Callable[[str, str], bool]
@@ -254,9 +347,7 @@ class Elbv2LoadBalancer:
         def everywhere() -> Tuple[bool, str]:
             states = {arn: self.state(arn, host) for arn in self.arns}
             pending = {arn: s for arn, s in states.items() if not reached(*s)}
-            detail = "; ".join(
-                f"{arn.rsplit('/', 2)[-2]}: {s[0]} {s[1]}".strip() for arn, s in pending.items()
-            )
+            detail = "; ".join(f"{_group_name(arn)}: {s[0]} {s[1]}".strip() for arn, s in pending.items())
             return not pending, detail
 
         done, detail = _until(timeout, self.poll, everywhere)
@@ -272,17 +363,45 @@ class Elbv2LoadBalancer:
             return str(exc)
 
     def allow(self, host: HostSpec, timeout: float) -> Optional[str]:
-        def in_service(
-            state: str, reason: str
-        ) -> bool:  # a group without checks or listener has nothing to wait for
-            return state == "healthy" or reason in ("Target.NotInUse", "Target.HealthCheckDisabled")
+        """Register in every target group, then wait until each says healthy; a target group that says
+        unhealthy (its health checks failed) is a failure at once, with its reason."""
+        target = self.target(host)["Id"]
+
+        def verdict() -> Tuple[bool, str]:
+            pending = []
+            for arn in self.arns:
+                state, reason, description = self.health(arn, host)
+                if state == "healthy" or reason in ("Target.NotInUse", "Target.HealthCheckDisabled"):
+                    continue  # a group without checks or listener has nothing to wait for
+                if state == "unhealthy" or (state == "unused" and reason == "Target.InvalidState"):
+                    why = f"{reason}: {description}" if description else reason
+                    raise LoadBalancerError(
+                        f"target {target} is {state} in target group {_group_name(arn)} ({why})"
+                    )
+                pending.append(f"{_group_name(arn)}: {state} {reason}".strip())
+            return not pending, "; ".join(pending)
 
         try:
             for arn in self.arns:
                 self._call("register_targets", TargetGroupArn=arn, Targets=[self.target(host)])
-            return self._wait(host, timeout, "healthy", in_service)
+            done, detail = _until(timeout, self.poll, verdict)
         except LoadBalancerError as exc:
             return str(exc)
+        return None if done else f"target {target} not healthy within {timeout:g}s ({detail})"
+
+    def health(self, arn: str, host: HostSpec) -> Tuple[str, str, str]:
+        """(State, Reason, Description) of the host's target in one group."""
+        target = self.target(host)
+        answer = self._call("describe_target_health", TargetGroupArn=arn, Targets=[target])
+        for description in answer.get("TargetHealthDescriptions", []):
+            if description.get("Target", {}).get("Id") == target["Id"]:
+                health = description.get("TargetHealth", {})
+                return (
+                    health.get("State", "unknown"),
+                    health.get("Reason", ""),
+                    health.get("Description", ""),
+                )
+        return "unused", "Target.NotRegistered", ""
 
     def healthy(self, hosts: Sequence[HostSpec]) -> Dict[str, bool]:
         verdict = {}
@@ -292,3 +411,26 @@ class Elbv2LoadBalancer:
             except LoadBalancerError:
                 verdict[host.name] = False
         return verdict
+
+    def check(self, hosts: Sequence[HostSpec]) -> List[Tuple[str, str]]:
+        """The preflight: every target group ARN exists and its targets can be read (credentials,
+        region, endpoint). (group-file key, problem and fix) per problem; nothing is changed."""
+        problems = []
+        for index, arn in enumerate(self.arns):
+            try:
+                self._call("describe_target_groups", TargetGroupArns=[arn])
+                self._call("describe_target_health", TargetGroupArn=arn)
+            except LoadBalancerError as exc:
+                problems.append(
+                    (
+                        f"load_balancer.target_group_arns[{index}]",
+                        f"{exc}; fix the ARN, the region, load_balancer.endpoint_url or the credentials",
+                    )
+                )
+        return problems
+
+
+def _group_name(arn: str) -> str:
+    """`web-tg` from `arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/web-tg/0123456789abcdef`."""
+    parts = arn.rsplit("/", 2)
+    return parts[-2] if len(parts) == 3 else arn

@@ -193,4 +193,4 @@ def test_elbv2_errors_are_reasons(moto_endpoint, monkeypatch):
     arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/nope/0123456789abcdef"
     lb = Elbv2LoadBalancer([arn], "us-east-1", endpoint_url=moto_endpoint, poll=0.05)
     reason = lb.allow(HostSpec("h1", "10.0.0.11", lb_target="10.0.0.12"), 1)
-    assert reason is not None and reason.startswith("elbv2 register_targets: TargetGroupNotFound")
+    assert reason is not None and reason.startswith("elbv2 register_targets (nope): TargetGroupNotFound")
