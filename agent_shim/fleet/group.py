@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from agent_shim.fleet.config import (
@@ -158,6 +158,8 @@ SCHEMA: Dict[str, Any] = {
                 "known_hosts": _TEXT,
                 "host_key_policy": {"enum": ["reject", "accept-new"]},
                 "connect_timeout": _SECONDS,
+                "server_alive_interval": _SECONDS,
+                "server_alive_count_max": {"type": "integer", "minimum": 1},
             },
         },
     },
@@ -175,6 +177,32 @@ class HealthCheck:
     healthy_threshold: int = 2
     unhealthy_threshold: int = 2
     success_codes: str = "200"  # "200", "200-299", "200,302"
+
+    @property
+    def verdict_after(self) -> float:
+        """Seconds after registration by which a passing host is healthy and a failing one has failed
+        `unhealthy_threshold` checks: (healthy + unhealthy threshold) intervals, plus one probe's timeout."""
+        return self.interval * (self.healthy_threshold + self.unhealthy_threshold) + self.timeout
+
+    def describe(self) -> str:
+        """`GET /health every 5s, expecting 200`"""
+        port = f" on port {self.port}" if self.port else ""
+        return f"GET {self.path}{port} every {self.interval:g}s, expecting {self.success_codes}"
+
+    def hook_defaults(self) -> Dict[str, str]:
+        """The hooks' ValidateService settings for this check, as HOOKS_DEFAULT_* variables: the hook checks
+        what the load balancer checks unless the revision's hooks.env (or the host) says otherwise."""
+        values = {
+            "HEALTH_PATH": self.path,
+            "HEALTH_INTERVAL": f"{self.interval:g}",
+            "HEALTH_TIMEOUT": f"{min(self.timeout, self.interval):g}",
+            "HEALTH_HEALTHY_THRESHOLD": str(self.healthy_threshold),
+            "HEALTH_UNHEALTHY_THRESHOLD": str(self.unhealthy_threshold),
+            "HEALTH_SUCCESS_CODES": self.success_codes,
+        }
+        if self.port:
+            values["HEALTH_URL"] = f"http://${{APP_HOST}}:{self.port}${{HEALTH_PATH}}"
+        return {f"HOOKS_DEFAULT_{name}": value for name, value in values.items()}
 
     def accepts(self, status: int) -> bool:
         for part in self.success_codes.split(","):
@@ -214,6 +242,12 @@ class SshSettings:
     known_hosts: Optional[str] = None
     host_key_policy: str = "reject"
     connect_timeout: float = 10.0
+    server_alive_interval: float = 15.0  # OpenSSH's ServerAliveInterval: a keepalive that wants a reply
+    server_alive_count_max: int = 3  # a host silent for interval × count_max (45 s) is failed
+
+    @property
+    def dead_after(self) -> float:
+        return self.server_alive_interval * self.server_alive_count_max
 
 
 @dataclass
@@ -234,6 +268,7 @@ class DeploymentGroup:
     history_path: str = ""
     ssh: SshSettings = field(default_factory=SshSettings)
     path: str = ""  # the group file
+    places: Dict[str, Tuple[int, int]] = field(default_factory=dict)  # key path → (line, column)
 
     def host(self, name: str) -> HostSpec:
         for spec in self.hosts:
@@ -244,6 +279,22 @@ class DeploymentGroup:
 
     def hosts_named(self, names: Sequence[str]) -> List[HostSpec]:
         return [self.host(name) for name in names]
+
+    def place(self, key_path: str) -> str:
+        """`FILE:LINE:COL` of a key of the group file (`hosts[2].key`, `load_balancer.backend`), or of the
+        nearest enclosing key it has; just FILE when none is known (a default)."""
+        path = key_path
+        while path:
+            if path in self.places:
+                line, column = self.places[path]
+                return f"{self.path}:{line}:{column}"
+            path = path.rsplit(".", 1)[0] if "." in path else path.rsplit("[", 1)[0] if "[" in path else ""
+        return self.path
+
+    def host_key(self, name: str, key: str = "") -> str:
+        """The key path of one host's entry (`hosts[2]`), or of one of its keys (`hosts[2].lb_server`)."""
+        index = next(i for i, spec in enumerate(self.hosts) if spec.name == name)
+        return f"hosts[{index}]" + (f".{key}" if key else "")
 
 
 class GroupFileError(Exception):
@@ -417,6 +468,24 @@ def _cross_checks(root: Node, data: Dict[str, Any]) -> List[Tuple[int, int, str]
                 )
             )
         names.setdefault(name, index)
+    where: Dict[Tuple[str, Any], int] = {}
+    for index, host in enumerate(data["hosts"]):
+        if host["host"] == LOCAL:
+            continue  # local hosts are told apart by their roots
+        address = (host["host"].lower(), host.get("port") or 22)
+        if address in where:
+            node = _node_at(root, ["hosts", index, "host"])
+            first = data["hosts"][where[address]]
+            found.append(
+                (
+                    node.line,
+                    node.column,
+                    f"hosts[{index}]: {host['host']}:{address[1]} is also hosts[{where[address]}] "
+                    f"({first.get('name') or first['host']}): the same host under two names would be deployed "
+                    "twice at once; list it once",
+                )
+            )
+        where.setdefault(address, index)
     blue_green = data.get("blue_green")
     if blue_green:
         for side in ("blue", "green"):
@@ -442,6 +511,22 @@ def _cross_checks(root: Node, data: Dict[str, Any]) -> List[Tuple[int, int, str]
 
 
 # Building ---------------------------------------------------------------------------------------------
+def _places(node: Node, prefix: str = "") -> Dict[str, Tuple[int, int]]:
+    """Every key path of the document and where its key (a list item: the item) is."""
+    found: Dict[str, Tuple[int, int]] = {}
+    if isinstance(node, Mapping):
+        for key, key_node, value in node.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            found.setdefault(path, (key_node.line, key_node.column))
+            found.update({k: v for k, v in _places(value, path).items() if k not in found})
+    elif isinstance(node, SequenceNode):
+        for index, item in enumerate(node.items):
+            path = f"{prefix}[{index}]"
+            found.setdefault(path, (item.line, item.column))
+            found.update({k: v for k, v in _places(item, path).items() if k not in found})
+    return found
+
+
 def _local_path(base: str, value: Optional[str]) -> Optional[str]:
     if not value:
         return None
@@ -488,6 +573,9 @@ def build_group(root: Node, path: str) -> DeploymentGroup:
     check = dict(data.get("health_check") or {})
     if "success_codes" in check:
         check["success_codes"] = str(check["success_codes"])
+    health_check = HealthCheck(**check)
+    defaults = health_check.hook_defaults()  # the hooks check what the load balancer checks
+    hosts = [replace(h, environment={**defaults, **h.environment}) for h in hosts]
     blue_green = data.get("blue_green")
     ssh = dict(data.get("ssh") or {})
     for key in ("config", "known_hosts"):
@@ -499,7 +587,7 @@ def build_group(root: Node, path: str) -> DeploymentGroup:
         hosts=hosts,
         config=config,
         load_balancer=LoadBalancerSettings(**lb) if lb else LoadBalancerSettings(),
-        health_check=HealthCheck(**check),
+        health_check=health_check,
         auto_rollback=bool(data.get("auto_rollback", False)),
         blue_green=BlueGreen(
             tuple(blue_green["blue"]),
@@ -516,4 +604,5 @@ def build_group(root: Node, path: str) -> DeploymentGroup:
         history_path=_local_path(base, data.get("history")) or default_history_path(),
         ssh=SshSettings(**ssh),
         path=os.path.abspath(path),
+        places=_places(root),
     )

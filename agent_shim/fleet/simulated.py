@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Dict, List, Optional
 
 from agent_shim.fleet.contracts import HostSpec
+from agent_shim.fleet.group import HealthCheck
 from agent_shim.fleet.host_processes import (
     MARKER,
     alive,
@@ -78,6 +79,7 @@ class SimulatedFleet:
         check_interval: float = 0.5,
         fall: int = 2,
         rise: int = 2,
+        health_check: Optional[HealthCheck] = None,
         namespaces: Optional[bool] = None,
         with_haproxy: bool = True,
         environment: Optional[Dict[str, str]] = None,
@@ -93,7 +95,14 @@ class SimulatedFleet:
         if self.base_dir == "/opt" or self.base_dir.startswith("/opt/"):
             raise ValueError("the fleet's directory must not be under /opt: each host gets its own /opt")
         self.app_port = app_port
-        self.check_interval, self.fall, self.rise = check_interval, fall, rise
+        # the group's one definition of health: HAProxy's check, the group file's health_check and the
+        # hooks' ValidateService defaults (HOOKS_DEFAULT_*) all come from it
+        self.health_check = health_check or HealthCheck(
+            interval=check_interval,
+            timeout=min(2.0, check_interval),
+            healthy_threshold=rise,
+            unhealthy_threshold=fall,
+        )
         self.with_haproxy = with_haproxy
         self.environment = dict(environment or {})
         _counter[0] += 1
@@ -196,11 +205,7 @@ class SimulatedFleet:
             "SAMPLE_APP_HOST": address,
             "APP_PORT": str(self.app_port),
         }
-        if self.check_interval != 5:  # the hook's own probe, as fast as HAProxy's
-            environment.update(
-                HEALTH_INTERVAL=f"{self.check_interval:g}",
-                HEALTH_TIMEOUT=f"{min(2.0, self.check_interval):g}",
-            )
+        environment.update(self.health_check.hook_defaults())  # as the group file gives every host
         environment.update(self.environment)
         port = 22 if self.mode == "netns" else 2222
         spec = HostSpec(
@@ -229,8 +234,7 @@ class SimulatedFleet:
         if in_load_balancer and self.haproxy is not None:
             lb = self.load_balancer()
             for command in (
-                f"add server {BACKEND}/{name} {address}:{self.app_port} check inter "
-                f"{int(self.check_interval * 1000)} fall {self.fall} rise {self.rise}",
+                f"add server {BACKEND}/{name} {address}:{self.app_port} {server_check(self.health_check)}",
                 f"enable health {BACKEND}/{name}",
                 f"set server {BACKEND}/{name} state drain",  # in service only after AllowTraffic
                 f"set server {BACKEND}/{name} health down",  # and `rise` good checks
@@ -344,7 +348,19 @@ class SimulatedFleet:
         return SshTransport(self.host(name).spec, known_hosts=self.known_hosts, **options)  # type: ignore[arg-type]
 
     def load_balancer(self) -> HaproxyLoadBalancer:
-        return HaproxyLoadBalancer(self.haproxy_socket, BACKEND)
+        return HaproxyLoadBalancer(self.haproxy_socket, BACKEND, health_check=self.health_check)
+
+    @property
+    def check_interval(self) -> float:
+        return self.health_check.interval
+
+    @property
+    def fall(self) -> int:
+        return self.health_check.unhealthy_threshold
+
+    @property
+    def rise(self) -> int:
+        return self.health_check.healthy_threshold
 
     @property
     def url(self) -> str:
@@ -364,13 +380,7 @@ class SimulatedFleet:
             "application": "sample-app",
             "deployment_group": "simulated",
             "hosts": hosts,
-            "health_check": {
-                "path": "/health",
-                "interval": self.check_interval,
-                "timeout": min(2.0, self.check_interval),
-                "healthy_threshold": self.rise,
-                "unhealthy_threshold": self.fall,
-            },
+            "health_check": health_check_document(self.health_check),
             "ssh": {"known_hosts": self.known_hosts},
             "history": os.path.join(self.base_dir, "history.sqlite"),
         }
@@ -449,8 +459,9 @@ frontend web
     default_backend {backend}
 backend {backend}
     balance roundrobin
-    option httpchk GET /health
-    http-check expect status 200
+    option httpchk GET {path}
+    http-check expect {expect}
+    timeout check {timeout}ms
     default-server inter {inter}ms fall {fall} rise {rise}
 """
 
@@ -463,11 +474,51 @@ def sshd_config(host: SimulatedHost, host_key: str, authorized_keys: str) -> str
 
 
 def haproxy_config(fleet: SimulatedFleet) -> str:
+    """HAProxy's configuration, its check generated from the fleet's health check."""
+    check = fleet.health_check
     head = HAPROXY_CONFIG.format(
-        socket=fleet.haproxy_socket, port=fleet.haproxy_port, backend=BACKEND,
-        inter=int(fleet.check_interval * 1000), fall=fleet.fall, rise=fleet.rise,
+        socket=fleet.haproxy_socket, port=fleet.haproxy_port, backend=BACKEND, path=check.path,
+        expect=http_check_expect(check.success_codes), timeout=int(check.timeout * 1000),
+        inter=int(check.interval * 1000), fall=check.unhealthy_threshold, rise=check.healthy_threshold,
     )  # fmt: skip
-    return head + "".join(f"    server {h.name} {h.address}:{fleet.app_port} check\n" for h in fleet.hosts)
+    return head + "".join(
+        f"    server {h.name} {h.address}:{fleet.app_port} {server_check(check)}\n" for h in fleet.hosts
+    )
+
+
+def server_check(check: HealthCheck) -> str:
+    """A server line's check options: HAProxy's `inter`/`fall`/`rise` are ELB's interval and thresholds."""
+    port = f" port {check.port}" if check.port else ""
+    return (
+        f"check{port} inter {int(check.interval * 1000)} fall {check.unhealthy_threshold} "
+        f"rise {check.healthy_threshold}"
+    )
+
+
+def http_check_expect(codes: str) -> str:
+    """`status 200`, or a regular expression for ELB's lists and ranges (`200-299,302`)."""
+    if codes.isdigit():
+        return f"status {codes}"
+    alternatives = []
+    for part in codes.split(","):
+        low, _, high = part.partition("-")
+        alternatives += [str(code) for code in range(int(low), int(high or low) + 1)]
+    return f"rstatus ^({'|'.join(alternatives)})$"
+
+
+def health_check_document(check: HealthCheck) -> Dict[str, object]:
+    """The group file's `health_check` for `check`."""
+    document: Dict[str, object] = {
+        "path": check.path,
+        "interval": check.interval,
+        "timeout": check.timeout,
+        "healthy_threshold": check.healthy_threshold,
+        "unhealthy_threshold": check.unhealthy_threshold,
+        "success_codes": check.success_codes,
+    }
+    if check.port:
+        document["port"] = check.port
+    return document
 
 
 def main(argv: Optional[List[str]] = None) -> int:

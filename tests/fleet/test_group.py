@@ -86,7 +86,16 @@ def test_every_setting_is_read(tmp_path):
         "/srv/root",  # a path on that host: left as written
     )
     assert here.root == str(tmp_path / "roots" / "here")  # a local host's paths are the controller's
-    assert here.environment == {"APP_PORT": "8081"}
+    assert here.environment == {  # the group's health check is the hooks' default, under the host's own
+        "APP_PORT": "8081",
+        "HOOKS_DEFAULT_HEALTH_PATH": "/ping",
+        "HOOKS_DEFAULT_HEALTH_INTERVAL": "1",
+        "HOOKS_DEFAULT_HEALTH_TIMEOUT": "0.5",
+        "HOOKS_DEFAULT_HEALTH_HEALTHY_THRESHOLD": "3",
+        "HOOKS_DEFAULT_HEALTH_UNHEALTHY_THRESHOLD": "2",
+        "HOOKS_DEFAULT_HEALTH_SUCCESS_CODES": "200-299",
+        "HOOKS_DEFAULT_HEALTH_URL": "http://${APP_HOST}:8080${HEALTH_PATH}",
+    }
     assert (web3.name, web3.address) == ("web3", "web3")
     assert group.load_balancer.socket == str(tmp_path / "run" / "haproxy.sock")
     assert group.load_balancer.drain_timeout == 10 and group.load_balancer.healthy_timeout == 300
