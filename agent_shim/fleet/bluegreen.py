@@ -8,22 +8,22 @@ deployment, so with the new revision's scripts), then the originals BeforeBlockT
 AfterBlockTraffic (a new host deployment: their last installed revision's scripts). A rollback swaps the
 trios, its runner told `--creator codeDeployRollback --deployment-type BLUE_GREEN` for the agent's script
 mapping. Replacement hosts are out of the load balancer until their AllowTraffic, as unregistered instances
-are in CodeDeploy.
+are in CodeDeploy. Every load-balancer call is recorded per host as it happens (traffic.py), so after any
+interruption the history says which hosts serve and `rollback` puts traffic back on the originals exactly.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from agent_shim.fleet.config import deployment_order
 from agent_shim.fleet.contracts import (
     FAILED,
-    IN_PROGRESS,
     PENDING,
     SKIPPED,
+    STOPPED,
     SUCCEEDED,
     FleetDeployment,
     HostOutcome,
@@ -40,6 +40,7 @@ from agent_shim.fleet.controller import (
     close_outcome,
     one_line,
 )
+from agent_shim.fleet.traffic import OUT
 from agent_shim.layout import new_deployment_id
 from agent_shim.plan import ROLLBACK_CREATOR
 
@@ -51,7 +52,8 @@ def deploy(ctl: Controller, revision: Revision) -> FleetRun:
     """Take the idle set out of the load balancer, deploy to it by the config, then switch traffic: the
     AllowTraffic trio on the replacement hosts, the BlockTraffic trio on the originals, which stay
     drained (kept for `keep_blue_seconds`: the window in which `rollback` switches back without
-    redeploying)."""
+    redeploying). A stop during the switch (Ctrl-C, `appspec deploy stop`) lets the trios in flight
+    finish, then puts traffic back on the originals; so does a failed switch with auto_rollback."""
     bg, group = ctl.group.blue_green, ctl.group
     assert bg is not None
     live_side = ctl.history.group_state(group.application, group.name)["live_set"]
@@ -66,7 +68,8 @@ def deploy(ctl: Controller, revision: Revision) -> FleetRun:
         ctl._begin(revision, order + originals, [], style=BLUE_GREEN, roles=roles, message=message)
     )
     d = run.deployment
-    refused = withdraw(ctl, order)
+    ctl.history.set_details(d.deployment_id, live_before=live_side)
+    refused = withdraw(ctl, d, order)
     if refused:
         for name in order + originals:
             ctl._host_done(d, HostOutcome(name, SKIPPED, reason="not attempted: " + refused))
@@ -83,31 +86,20 @@ def deploy(ctl: Controller, revision: Revision) -> FleetRun:
     ready = [n for n in order if d.hosts[n].status == SUCCEEDED]
     allowed = traffic_all(ctl, d, ready, "AllowTraffic", revision)
     problems = [n for n, o in allowed.items() if o.status != SUCCEEDED]
-    blocked: Dict[str, HostOutcome] = {}
-    if not problems:
+    stopping = ctl.history.stop_requested(d.deployment_id)
+    if not problems and not stopping:
         d.batches.append(list(originals))
         ctl.history.set_batches(d.deployment_id, d.batches)
         blocked = traffic_all(ctl, d, originals, "BlockTraffic", revision)
         problems = [n for n, o in blocked.items() if o.status != SUCCEEDED]
-    else:
-        for name in originals:
+        stopping = ctl.history.stop_requested(d.deployment_id)
+    for name in originals:
+        if d.hosts[name].status == PENDING:
             ctl._host_done(d, HostOutcome(name, SKIPPED, reason="traffic was not switched"))
-    if problems:
-        d.status, d.message = FAILED, f"the traffic switch failed on {', '.join(problems)}"
-        ctl._end(d, last_good=False, release=not group.auto_rollback)
-        if group.auto_rollback:
-            try:
-                # whatever the load balancer was asked to do is undone, even where a hook failed after it
-                allow_back = [n for n, o in blocked.items() if reached(o, "BlockTraffic")]
-                block_back = [n for n, o in allowed.items() if reached(o, "AllowTraffic")]
-                run.rollback = switch(
-                    ctl, d, allow_back, block_back, live_side, run.notes, successor_of=d.deployment_id
-                )
-            finally:
-                ctl.history.release(group.application, group.name, d.deployment_id)
-        return run
+    if problems or stopping:
+        return _undo_or_leave(ctl, run, problems, live_side)
     kept_until = time.time() + bg.keep_blue_seconds
-    ctl.history.set_details(d.deployment_id, switched=True, kept_until=kept_until, live_before=live_side)
+    ctl.history.set_details(d.deployment_id, switched=True, kept_until=kept_until)
     d.message = (
         f"{len(ready)} {target_side} host{'s' * (len(ready) != 1)} serve traffic; the {live_side} hosts are "
         f"drained and kept until {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(kept_until))}"
@@ -116,28 +108,80 @@ def deploy(ctl: Controller, revision: Revision) -> FleetRun:
     return run
 
 
-def switch_back(ctl: Controller, deployment: FleetDeployment) -> FleetRun:
-    """The rollback of a blue/green deployment: traffic back to the originals, no redeployment."""
-    details = ctl.history.details(deployment.deployment_id)
-    if not details.get("switched"):
-        raise RevisionRefused(
-            f"deployment {deployment.deployment_id} never switched traffic: the original hosts still serve it"
+def _undo_or_leave(ctl: Controller, run: FleetRun, problems: List[str], live_side: str) -> FleetRun:
+    """The switch failed or was stopped: with auto_rollback, or after a stop, a rollback deployment puts
+    traffic back on the originals; otherwise the hosts stay as they are and a note says which serve."""
+    d, group = run.deployment, ctl.group
+    if problems:
+        d.status, d.message = FAILED, f"the traffic switch failed on {', '.join(problems)}"
+    else:
+        d.status, d.message = STOPPED, f"stopped during the traffic switch; traffic goes back to {live_side}"
+    undo = not problems or group.auto_rollback
+    ctl._end(d, last_good=False, release=not undo)
+    if not undo:
+        split = split_traffic(ctl, d)
+        if split:
+            run.notes.append(split)
+        return run
+    try:
+        allow_back, block_back = moved(ctl, d)
+        if allow_back or block_back:
+            run.rollback = switch(
+                ctl, d, allow_back, block_back, live_side, run.notes, successor_of=d.deployment_id
+            )
+    finally:
+        ctl.history.release(group.application, group.name, d.deployment_id)
+    return run
+
+
+def moved(ctl: Controller, deployment: FleetDeployment) -> Tuple[List[str], List[str]]:
+    """What putting traffic back on a blue/green deployment's originals takes, from the traffic records:
+    (originals that do not serve, replacements that do or may)."""
+    roles = ctl.history.details(deployment.deployment_id).get("roles", {})
+    records = ctl.history.traffic(ctl.group.application, ctl.group.name)
+    originals = [h for h, role in roles.items() if role == ORIGINAL]
+    replacements = [h for h, role in roles.items() if role == REPLACEMENT]
+    allow = [h for h in originals if h in records and not records[h].serving()]
+    block = [h for h in replacements if h in records and records[h].state != OUT]
+    return allow, block
+
+
+def split_traffic(ctl: Controller, deployment: FleetDeployment) -> str:
+    """A note when both sets of a blue/green deployment take traffic, or neither does."""
+    roles = ctl.history.details(deployment.deployment_id).get("roles", {})
+    records = ctl.history.traffic(ctl.group.application, ctl.group.name)
+    serving = [h for h in roles if h not in records or records[h].serving()]
+    new = [h for h in serving if roles[h] == REPLACEMENT]
+    old = [h for h in serving if roles[h] == ORIGINAL]
+    if new and old:
+        return (
+            f"traffic is split: {', '.join(new)} (new revision) and {', '.join(old)} (previous) serve; "
+            f"`appspec deploy rollback --group {ctl.group.path}` puts it back on the original hosts"
         )
-    if time.time() > float(details.get("kept_until") or 0):
+    if not serving:
+        return "no host of the group takes traffic; `appspec deploy rollback` puts it back on the originals"
+    return ""
+
+
+def switch_back(ctl: Controller, deployment: FleetDeployment) -> FleetRun:
+    """The rollback of a blue/green deployment: traffic back to the originals, no redeployment. Which
+    hosts move comes from the traffic records, so an interrupted or failed switch is undone exactly."""
+    details = ctl.history.details(deployment.deployment_id)
+    if details.get("switched") and time.time() > float(details.get("kept_until") or 0):
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(details.get("kept_until") or 0)))
         raise RevisionRefused(
             f"the original hosts of {deployment.deployment_id} were kept until {when} (keep_blue_seconds): deploy "
             "the previous revision instead"
         )
-    roles = details.get("roles", {})
-    originals = [h for h, role in roles.items() if role == ORIGINAL]
-    replacements = [
-        h for h, role in roles.items() if role == REPLACEMENT and deployment.hosts[h].status == SUCCEEDED
-    ]
+    allow, block = moved(ctl, deployment)
+    if not allow and not block:
+        originals = [h for h, role in details.get("roles", {}).items() if role == ORIGINAL]
+        raise RevisionRefused(
+            f"traffic is on the original hosts of {deployment.deployment_id} ({', '.join(originals)}) and off "
+            "its replacements: there is nothing to switch back"
+        )
     run = FleetRun(deployment)
-    run.rollback = switch(
-        ctl, deployment, originals, replacements, details.get("live_before", "blue"), run.notes
-    )
+    run.rollback = switch(ctl, deployment, allow, block, details.get("live_before", "blue"), run.notes)
     return run
 
 
@@ -151,9 +195,12 @@ def switch(
     successor_of: str = "",
 ) -> FleetDeployment:
     """A rollback deployment that only moves traffic: the AllowTraffic trio on `allow`, then the
-    BlockTraffic trio on `block`. Its revision is what `allow` runs; the hosts' runners get that archive
-    (for BUNDLE_*), or the rolled-back deployment's when the store no longer has it."""
-    good = ctl.history.installed_on(ctl.group.application, ctl.group.name, allow)
+    BlockTraffic trio on `block`. Its revision is what the original hosts run (the deployment that
+    installed it becomes the group's last good one again); the hosts' runners get that archive (for
+    BUNDLE_*), or the rolled-back deployment's when the store no longer has it."""
+    roles = ctl.history.details(deployment.deployment_id).get("roles", {})
+    originals = [h for h, role in roles.items() if role == ORIGINAL] or allow
+    good = ctl.history.installed_on(ctl.group.application, ctl.group.name, originals)
     revision = ctl._stored(good, need_archive=False) if good else Revision("(unknown)", "", "", "")
     if not (revision.archive and os.path.exists(revision.archive)):
         revision = ctl._stored(deployment.deployment_id, need_archive=False)
@@ -170,7 +217,7 @@ def switch(
         roles={h: TRAFFIC for h in hosts},
         successor_of=successor_of,
     )
-    rollback.batches = [allow] + ([block] if block else [])
+    rollback.batches = [batch for batch in (allow, block) if batch]
     ctl.history.set_batches(rollback.deployment_id, rollback.batches)
     allowed = traffic_all(ctl, rollback, allow, "AllowTraffic", revision, rollback=True)
     problems = [n for n, o in allowed.items() if o.status != SUCCEEDED]
@@ -179,7 +226,9 @@ def switch(
         problems = [n for n, o in blocked.items() if o.status != SUCCEEDED]
     rollback.status = FAILED if problems else SUCCEEDED
     rollback.message = f"{message}; failed on {', '.join(problems)}" if problems else message
-    ctl._end(rollback, last_good=not problems, live_set="" if problems else live_set)
+    ctl._end(rollback, last_good=False, live_set="" if problems else live_set)
+    if not problems:
+        ctl.history.set_last_good(ctl.group.application, ctl.group.name, good)
     return rollback
 
 
@@ -191,23 +240,24 @@ def traffic_all(
     revision: Revision,
     rollback: bool = False,
 ) -> Dict[str, HostOutcome]:
-    """One traffic trio on many hosts at once (bounded by max_parallel_ssh); their outcomes."""
+    """One traffic trio on many hosts at once (bounded by max_parallel_ssh); the outcomes of those that
+    ran (a stop leaves the ones not started out). Each host is InProgress in the history meanwhile."""
 
     def one(name: str) -> HostOutcome:
         outcome = deployment.hosts.get(name) or HostOutcome(name, PENDING)
         if outcome.status == PENDING:
-            outcome = HostOutcome(name, IN_PROGRESS, started=time.time())
-            deployment.hosts[name] = outcome
-            ctl._tell(deployment, "host_started", name)
+            ctl._start_host(deployment, name)
+            outcome = deployment.hosts[name]
+        else:
+            ctl.history.host_busy(deployment.deployment_id, name)
         ok = traffic_trio(ctl, deployment, outcome, ctl.group.host(name), event, revision, rollback)
         outcome.status = SUCCEEDED if ok else FAILED
         return close_outcome(outcome)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(ctl.group.max_parallel_ssh, len(names) or 1))) as pool:
-        results = list(pool.map(one, names))
-    for outcome in results:
+    results = ctl.each_host(deployment, names, one)
+    for outcome in results.values():
         ctl._host_done(deployment, outcome)
-    return {o.host: o for o in results}
+    return results
 
 
 def traffic_trio(
@@ -227,7 +277,7 @@ def traffic_trio(
     host_deployment = continuing or new_deployment_id(local=False)
     extra = ["--deployment-type", BLUE_GREEN] + (["--creator", ROLLBACK_CREATOR] if rollback else [])
     try:
-        staged = ctl._stage(spec, revision)
+        staged = ctl._stage(spec, revision, deployment)
     except Exception as exc:  # noqa: BLE001 - SSH, upload: one line, this host only
         outcome.reason = f"cannot prepare the host for {event}: {one_line(exc)}"
         return False
@@ -235,7 +285,7 @@ def traffic_trio(
     try:
         for step in (f"Before{event}", event, f"After{event}"):
             if step == event:
-                ok = ctl._traffic(outcome, spec, event, sink)
+                ok = ctl.traffic_step(deployment, outcome, spec, event, sink)
             else:
                 ok = ctl._run_step(
                     outcome,
@@ -255,7 +305,7 @@ def traffic_trio(
         transport.close()
 
 
-def withdraw(ctl: Controller, names: Sequence[str]) -> Optional[str]:
+def withdraw(ctl: Controller, deployment: FleetDeployment, names: Sequence[str]) -> Optional[str]:
     """Take the replacement hosts out of the load balancer before anything is deployed to them (they
     serve nothing until their AllowTraffic); why that failed, or None. Already out is quick."""
     settings = ctl.group.load_balancer
@@ -263,16 +313,15 @@ def withdraw(ctl: Controller, names: Sequence[str]) -> Optional[str]:
         return None
 
     def one(name: str) -> Optional[str]:
-        reason = ctl.ask_load_balancer("BlockTraffic", ctl.group.host(name), settings.drain_timeout)
+        reason = ctl.ask_load_balancer(
+            "BlockTraffic", ctl.group.host(name), settings.drain_timeout, deployment.deployment_id
+        )
         return f"{name}: {reason}" if reason else None
 
-    with ThreadPoolExecutor(max_workers=max(1, min(ctl.group.max_parallel_ssh, len(names)))) as pool:
-        failures = [r for r in pool.map(one, names) if r]
+    answers = ctl.each_host(deployment, names, one)
+    failures = [str(answers[n]) for n in names if answers.get(n)]
+    if ctl.history.stop_requested(deployment.deployment_id):
+        failures.append("the deployment was stopped")
     if not failures:
         return None
     return "cannot take the replacement hosts out of the load balancer: " + "; ".join(failures)
-
-
-def reached(outcome: HostOutcome, event: str) -> bool:
-    """The load balancer was asked to do `event` for this host (it may have failed half way)."""
-    return any(e.event == event and e.status in (SUCCEEDED, FAILED) for e in outcome.events)

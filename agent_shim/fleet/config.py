@@ -8,7 +8,9 @@ controller asks "which hosts may start now?" and "is it over, and how?":
 - if hosts remain, none is in flight and H − 1 < m, the deployment fails and the rest are skipped;
 - once every host was attempted, it succeeds iff successes ≥ max(m, 1).
 
-So m ≥ N fails at once, and a failure on the very last host can still succeed (OneAtATime).
+So m ≥ N fails at once, and a failure on the very last host can still succeed (OneAtATime). Hosts that
+serve nothing when the deployment starts (`down`: left out of the load balancer by an earlier one) are
+not counted in H until they succeed, and starting one costs no capacity: it may start while H ≥ m.
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ class RollingWindow:
 
     hosts: Sequence[str]  # in deployment order
     minimum: int
+    down: Sequence[str] = ()  # hosts serving nothing at the start (out of the load balancer)
     pending: List[str] = field(init=False)
     in_flight: List[str] = field(default_factory=list, init=False)
     succeeded: List[str] = field(default_factory=list, init=False)
@@ -156,11 +159,15 @@ class RollingWindow:
 
     @property
     def healthy(self) -> int:
-        """H: the hosts neither failed nor taken offline by this deployment."""
-        return self.total - len(self.failed) - len(self.in_flight)
+        """H: the hosts serving now, those not started yet (unless down) and those that succeeded; without
+        down hosts, the hosts neither failed nor taken offline by this deployment."""
+        return sum(1 for h in self.pending if h not in self.down) + len(self.succeeded)
 
     def may_start(self) -> bool:
-        return bool(self.pending) and not self.stopping and self.healthy - 1 >= self.minimum
+        if not self.pending or self.stopping:
+            return False
+        cost = 0 if self.pending[0] in self.down else 1  # a host that serves nothing costs nothing
+        return self.healthy - cost >= self.minimum
 
     def start_next(self, limit: Optional[int] = None) -> List[str]:
         """The hosts that start now, in order (at most `limit`, e.g. the free SSH slots)."""
@@ -202,7 +209,7 @@ class RollingWindow:
                 FAILED,
                 f"{done} of {n} host{'s' * (n != 1)} succeeded; at least {need} must (minimum healthy {m})",
             )
-        if self.healthy - 1 < m:
+        if not self.may_start():
             if not self.failed and not self.succeeded:
                 return Verdict(
                     FAILED,
@@ -217,10 +224,12 @@ class RollingWindow:
         return None
 
 
-def simulate(hosts: Sequence[str], minimum: int, limit: Optional[int] = None) -> List[List[str]]:
+def simulate(
+    hosts: Sequence[str], minimum: int, limit: Optional[int] = None, down: Sequence[str] = ()
+) -> List[List[str]]:
     """The batches of a deployment in which every host succeeds and the hosts of a batch end together:
     what `appspec deploy plan` shows."""
-    window = RollingWindow(hosts, minimum)
+    window = RollingWindow(hosts, minimum, down)
     batches: List[List[str]] = []
     while window.verdict is None:
         batch = window.start_next(limit)

@@ -16,8 +16,9 @@ import shutil
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from agent_shim.fleet.config import RollingWindow, Verdict, deployment_order
 from agent_shim.fleet.contracts import (
@@ -38,6 +39,7 @@ from agent_shim.fleet.contracts import (
 from agent_shim.fleet.group import DeploymentGroup
 from agent_shim.fleet.history import History
 from agent_shim.fleet.staging import StagedHost, Staging, stage_host
+from agent_shim.fleet.traffic import CHANGING, IN, OUT, not_serving, serving_order
 from agent_shim.layout import new_deployment_id
 from agent_shim.plan import BLUE_GREEN, IN_PLACE, ROLLBACK_CREATOR, default_events
 
@@ -53,6 +55,7 @@ TRAFFIC_STEPS: Tuple[Tuple[str, ...], ...] = (
 REPLACEMENT, ORIGINAL, TRAFFIC = "replacement", "original", "traffic"  # host roles in the history
 SUFFIXES = {"zip": ".zip", "tar": ".tar", "tgz": ".tgz"}
 TransportFactory = Callable[[HostSpec], HostTransport]
+T = TypeVar("T")
 
 
 class RevisionRefused(Exception):
@@ -144,6 +147,8 @@ class Controller:
         self.appspec_filename = appspec_filename
         self.poll = poll
         self.views: Dict[str, Any] = {}
+        self.connections: Any = None  # a preflight.Preflight whose open connections the deployment uses
+        self.stop_signal = threading.Event()  # set by the command's Ctrl-C handler: stop what runs now
 
     # Entry points ------------------------------------------------------------------------------------
     def deploy(self, revision: Revision) -> FleetRun:
@@ -152,12 +157,19 @@ class Controller:
 
             return bluegreen.deploy(self, revision)
         names = [h.name for h in self.group.hosts]
-        order = deployment_order(
-            names, self.history.host_health(self.group.application, self.group.name, names)
+        down = self.not_serving(names)
+        order = serving_order(
+            deployment_order(names, self.history.host_health(self.group.application, self.group.name, names)),
+            down,
         )
         notes: List[str] = []
         run = FleetRun(self._begin(revision, order, notes), notes=notes)
-        self._roll(run.deployment, self.group.hosts_named(order), revision, len(order))
+        if down:
+            notes.append(
+                f"{', '.join(down)}: out of the load balancer since an earlier deployment, so deployed first and "
+                "not counted as healthy until deployed"
+            )
+        self._roll(run.deployment, self.group.hosts_named(order), revision, len(order), down=down)
         roll_back = run.deployment.status == FAILED and self.group.auto_rollback
         self._end(run.deployment, last_good=run.deployment.status == SUCCEEDED, release=not roll_back)
         if roll_back:
@@ -194,7 +206,14 @@ class Controller:
         notes: List[str] = []
         run = FleetRun(self._begin(revision, [spec.name], notes, message=message), notes=notes)
         live = self._live_hosts()
-        self._roll(run.deployment, [spec], revision, len(self.group.hosts), traffic=spec.name in live)
+        self._roll(
+            run.deployment,
+            [spec],
+            revision,
+            len(self.group.hosts),
+            traffic=spec.name in live,
+            down=self.not_serving([spec.name]),
+        )
         self._end(run.deployment, last_good=run.deployment.status == SUCCEEDED)
         return run
 
@@ -278,6 +297,13 @@ class Controller:
             str(details.get("origin") or ""),  # recorded before origins were: none
         )
 
+    def not_serving(self, names: Sequence[str]) -> List[str]:
+        """The hosts among `names` that the load balancer does not route to, as the history knows it:
+        left out by an earlier deployment that failed or was interrupted (none without a load balancer)."""
+        if not self.group.load_balancer.enabled:
+            return []
+        return not_serving(self.history.traffic(self.group.application, self.group.name), names)
+
     def _live_hosts(self) -> List[str]:
         bg = self.group.blue_green
         if bg is None:
@@ -293,17 +319,19 @@ class Controller:
         revision: Revision,
         group_size: int,
         traffic: bool = True,
+        down: Sequence[str] = (),
     ) -> Verdict:
         """Deploy to `specs` (in order) by the group's minimum healthy hosts. Hosts of the group outside
-        this deployment (a rollback's or a sync's) count as healthy: m' = max(0, m(group) − untouched)."""
+        this deployment (a rollback's or a sync's) count as healthy: m' = max(0, m(group) − untouched);
+        `down` hosts serve nothing at the start and are not counted until they succeed."""
         minimum = max(0, self.group.config.minimum(group_size) - (group_size - len(specs)))
-        window = RollingWindow([s.name for s in specs], minimum)
+        window = RollingWindow([s.name for s in specs], minimum, down)
         by_name = {s.name: s for s in specs}
         # the hosts after the first window are staged (connected, runner and revision uploaded) in the
         # SSH slots the window leaves free, so that their turn starts with the lifecycle
         at_once = max(0, min(self.group.max_parallel_ssh, len(specs) - minimum))
         staging = Staging(
-            lambda spec: self._stage(spec, revision), specs, self.group.max_parallel_ssh - at_once
+            lambda spec: self._stage(spec, revision, deployment), specs, self.group.max_parallel_ssh - at_once
         )
         staging.begin(skip=at_once)
         try:
@@ -333,7 +361,7 @@ class Controller:
         done: queue.Queue[HostOutcome] = queue.Queue()
         running = 0
         while True:
-            if not window.stopping and self.history.stop_requested(deployment.deployment_id):
+            if not window.stopping and self.stop_wanted(deployment):
                 window.stop()
             batch = window.start_next(self.group.max_parallel_ssh - running)
             if batch:
@@ -364,6 +392,44 @@ class Controller:
             window.finished(outcome.host, outcome.status == SUCCEEDED)
             self._host_done(deployment, outcome)
         return verdict
+
+    def stop_wanted(self, deployment: FleetDeployment) -> bool:
+        """Whether the deployment is asked to stop: by `appspec deploy stop` (the history's flag) or by a
+        Ctrl-C caught as `stop_signal`, which is recorded as that flag for this deployment."""
+        if self.stop_signal.is_set():
+            self.stop_signal.clear()
+            self.history.request_stop(deployment.deployment_id)
+        return self.history.stop_requested(deployment.deployment_id)
+
+    def each_host(
+        self, deployment: FleetDeployment, names: Sequence[str], work: Callable[[str], T]
+    ) -> Dict[str, T]:
+        """`work(name)` for every host, at most max_parallel_ssh at once; host → its result. The first
+        Ctrl-C while waiting is `appspec deploy stop` (the work in flight finishes, none other starts:
+        those hosts have no result); a second one leaves at once."""
+        if not names:
+            return {}
+        pool = ThreadPoolExecutor(
+            max_workers=max(1, min(self.group.max_parallel_ssh, len(names))), thread_name_prefix="host"
+        )
+        futures = {pool.submit(work, name): name for name in names}
+        waiting = set(futures)
+        stopping = False
+        try:
+            while waiting:
+                try:
+                    _, waiting = wait(waiting, timeout=self.poll)
+                except KeyboardInterrupt:
+                    if stopping:
+                        raise
+                    self.history.request_stop(deployment.deployment_id)
+                if not stopping and self.stop_wanted(deployment):
+                    stopping = True
+                    for future in waiting:
+                        future.cancel()  # not started yet: it never will
+        finally:
+            pool.shutdown(wait=False)
+        return {futures[f]: f.result() for f in futures if f.done() and not f.cancelled()}
 
     def _start_host(self, deployment: FleetDeployment, name: str) -> None:
         now = time.time()
@@ -405,7 +471,7 @@ class Controller:
         sink = self._sink(deployment)
         with_lb = traffic and self.group.load_balancer.enabled
         try:
-            staged = staging.take(spec) if staging is not None else self._stage(spec, revision)
+            staged = staging.take(spec) if staging is not None else self._stage(spec, revision, deployment)
         except Exception as exc:  # noqa: BLE001 - SSH, upload: one line, this host only
             outcome.reason = f"cannot prepare the host: {one_line(exc)}"
             return close_outcome(outcome)
@@ -426,7 +492,7 @@ class Controller:
             )
             for step in steps:
                 if isinstance(step, str):
-                    ok = self._traffic(outcome, spec, step, sink)
+                    ok = self.traffic_step(deployment, outcome, spec, step, sink)
                 else:
                     ok = self._run_step(
                         outcome, transport, runner_path, spec, bundle, revision, (host_deployment, step), sink
@@ -438,8 +504,24 @@ class Controller:
         finally:
             transport.close()
 
-    def _stage(self, spec: HostSpec, revision: Revision) -> StagedHost:
-        return stage_host(self.transport_for(spec), self.runner, revision.archive, revision.checksum)
+    def planned_hosts(self) -> List[HostSpec]:
+        """The hosts a deployment touches, in the order it touches them (replacements, then originals)."""
+        names = [h.name for h in self.group.hosts]
+        bg = self.group.blue_green
+        if bg is not None:
+            live = self.history.group_state(self.group.application, self.group.name)["live_set"]
+            originals = list(bg.green if live == "green" else bg.blue)
+            names = [n for n in names if n not in originals] + originals
+        health = self.history.host_health(self.group.application, self.group.name, names)
+        order = deployment_order(names, health) if bg is None else names
+        return self.group.hosts_named(serving_order(order, self.not_serving(names)) if bg is None else order)
+
+    def _stage(self, spec: HostSpec, revision: Revision, deployment: FleetDeployment) -> StagedHost:
+        opened = self.connections.take(spec.name) if self.connections is not None else None
+        transport = opened or self.transport_for(spec)
+        if hasattr(transport, "on_silence"):  # SSH: the live view shows a host that stopped answering
+            transport.on_silence = lambda text: self._tell(deployment, "host_waiting", spec.name, text)
+        return stage_host(transport, self.runner, revision.archive, revision.checksum)
 
     def _run_step(
         self,
@@ -482,27 +564,59 @@ class Controller:
             words += ["--bundle-origin", revision.origin]
         return words
 
-    def ask_load_balancer(self, event: str, spec: HostSpec, timeout: float) -> Optional[str]:
-        """BlockTraffic or AllowTraffic for one host; None, or why it failed (one line, never raised)."""
+    def ask_load_balancer(
+        self, event: str, spec: HostSpec, timeout: float, deployment_id: str
+    ) -> Optional[str]:
+        """BlockTraffic or AllowTraffic for one host; None, or why it failed (one line, never raised).
+        The host's traffic record is `changing` while the call runs, then what the load balancer says."""
+        group = self.group
+        self.history.set_traffic(group.application, group.name, spec.name, CHANGING, deployment_id, event)
         try:
             action = self.lb.block if event == "BlockTraffic" else self.lb.allow
-            return action(spec, timeout)
+            reason = action(spec, timeout)
         except Exception as exc:  # noqa: BLE001 - the adapter should return a reason; be safe anyway
-            return one_line(exc)
+            reason = one_line(exc)
+        if reason is None:
+            state = OUT if event == "BlockTraffic" else IN
+        else:  # half done, or not at all: what the load balancer says now
+            try:
+                state = IN if self.lb.healthy([spec]).get(spec.name) else OUT
+            except Exception:  # noqa: BLE001 - unknown: the record says so
+                state = CHANGING
+        self.history.set_traffic(
+            group.application, group.name, spec.name, state, deployment_id, event, reason or ""
+        )
+        return reason
 
-    def _traffic(
-        self, outcome: HostOutcome, spec: HostSpec, event: str, sink: Callable[[HostEvent], None]
+    def traffic_step(
+        self,
+        deployment: FleetDeployment,
+        outcome: HostOutcome,
+        spec: HostSpec,
+        event: str,
+        sink: Callable[[HostEvent], None],
     ) -> bool:
-        """BlockTraffic or AllowTraffic through the load balancer, recorded as the host's event."""
+        """BlockTraffic or AllowTraffic through the load balancer, recorded as the host's event. A failure
+        fails the host (error code 5, the load balancer's answer); a host whose AllowTraffic failed is taken
+        back out, so that it never serves a revision its health check rejected."""
         settings = self.group.load_balancer
         timeout = settings.drain_timeout if event == "BlockTraffic" else settings.healthy_timeout
         started, clock = time.time(), time.monotonic()
         sink(HostEvent(spec.name, event, IN_PROGRESS, started, 0.0))
-        reason = self.ask_load_balancer(event, spec, timeout)
+        reason = self.ask_load_balancer(event, spec, timeout, deployment.deployment_id)
+        if reason and event == "AllowTraffic":
+            again = self.ask_load_balancer(
+                "BlockTraffic", spec, settings.drain_timeout, deployment.deployment_id
+            )
+            reason += (
+                "; the host was taken back out of the load balancer"
+                if again is None
+                else f"; taking it back out failed too: {again}"
+            )
         done = HostEvent(spec.name, event, FAILED if reason else SUCCEEDED, started, time.monotonic() - clock)
         if reason:
             done.error_code, done.error_name, done.message = 5, "UnknownError", reason
-            outcome.reason = f"{event} failed: {reason}"
+            outcome.status, outcome.reason = FAILED, f"{event} failed: {reason}"
         outcome.events.append(done)
         sink(done)
         return not reason
@@ -514,8 +628,11 @@ class Controller:
         failed = run.deployment
         good = self.history.last_good(self.group.application, self.group.name, before=before)
         reached = [h for h in received(failed) if h in {s.name for s in self.group.hosts}]
-        hosts = deployment_order(
-            reached, self.history.host_health(self.group.application, self.group.name, reached)
+        hosts = serving_order(
+            deployment_order(
+                reached, self.history.host_health(self.group.application, self.group.name, reached)
+            ),
+            self.not_serving(reached),
         )
         if good is None:
             run.notes.append(
@@ -539,7 +656,14 @@ class Controller:
             successor_of=successor_of,
         )
         run.rollback = rollback
-        self._roll(rollback, self.group.hosts_named(hosts), revision, len(self.group.hosts), traffic=True)
+        self._roll(
+            rollback,
+            self.group.hosts_named(hosts),
+            revision,
+            len(self.group.hosts),
+            traffic=True,
+            down=self.not_serving(hosts),
+        )
         self._end(rollback, last_good=rollback.status == SUCCEEDED)
 
 

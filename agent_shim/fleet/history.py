@@ -6,7 +6,8 @@ event with its duration and log tail) and `groups` (last good deployment, the li
 the group lock). WAL mode; every state change is its own committed transaction, so a controller killed
 at any point leaves a consistent record: its deployment still says InProgress, and the next reader whose
 lock check finds the controller gone marks it Interrupted, with each host's last known state.
-The revisions deployed are kept beside the database (`revisions/<sha256>.<ext>`) for rollback and sync.
+`traffic` holds, per host, whether the load balancer routes to it as the controller last left it
+(traffic.py). The revisions deployed are kept beside the database (`revisions/<sha256>.<ext>`) for rollback and sync.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from agent_shim.fleet.contracts import (
     HostEvent,
     HostOutcome,
 )
+from agent_shim.fleet.traffic import TrafficRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deployments (
@@ -94,6 +96,17 @@ CREATE TABLE IF NOT EXISTS groups (
     lock_controller TEXT,
     lock_since REAL,
     PRIMARY KEY (application, group_name)
+);
+CREATE TABLE IF NOT EXISTS traffic (
+    application TEXT NOT NULL,
+    group_name TEXT NOT NULL,
+    host TEXT NOT NULL,
+    state TEXT NOT NULL,
+    deployment_id TEXT NOT NULL DEFAULT '',
+    event TEXT NOT NULL DEFAULT '',
+    since REAL NOT NULL DEFAULT 0,
+    reason TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (application, group_name, host)
 );
 """
 HOST_COLUMNS = "host, role, status, reason, current_event, started, duration, host_deployment_id, log_tail"
@@ -404,6 +417,14 @@ class History:
                 self.db.execute("ROLLBACK")
                 raise
 
+    def set_last_good(self, application: str, group: str, deployment_id: Optional[str]) -> None:
+        """The group's last good deployment is `deployment_id` (a blue/green switch back: the one that
+        installed what the original hosts run; None when nobody knows)."""
+        self._write(
+            "UPDATE groups SET last_good=? WHERE application=? AND group_name=?",
+            (deployment_id, application, group),
+        )
+
     def release(self, application: str, group: str, deployment_id: str) -> None:
         """Give the group lock up, if this deployment holds it."""
         self._write(
@@ -411,6 +432,48 @@ class History:
             "WHERE application=? AND group_name=? AND lock_deployment=?",
             (application, group, deployment_id),
         )
+
+    def host_busy(self, deployment_id: str, host: str) -> None:
+        """A host that finished one part of a deployment starts another (a blue/green traffic trio): it
+        is InProgress again, so that an interruption reads as one."""
+        self._write(
+            "UPDATE host_results SET status=?, reason='' WHERE deployment_id=? AND host=?",
+            (IN_PROGRESS, deployment_id, host),
+        )
+
+    def set_traffic(
+        self,
+        application: str,
+        group: str,
+        host: str,
+        state: str,
+        deployment_id: str,
+        event: str,
+        reason: str = "",
+    ) -> None:
+        """Whether the load balancer routes to `host` (traffic.IN, OUT, CHANGING), and which call said so."""
+        self._write(
+            "INSERT OR REPLACE INTO traffic (application, group_name, host, state, deployment_id, event, "
+            "since, reason) VALUES (?,?,?,?,?,?,?,?)",
+            (application, group, host, state, deployment_id, event, time.time(), reason),
+        )
+
+    def traffic(self, application: str, group: str) -> Dict[str, TrafficRecord]:
+        rows = self._rows(
+            "SELECT host, state, deployment_id, event, since, reason FROM traffic "
+            "WHERE application=? AND group_name=?",
+            (application, group),
+        )
+        return {r["host"]: TrafficRecord(**dict(r)) for r in rows}
+
+    def installed_revisions(self, application: str, group: str) -> Dict[str, str]:
+        """host → the revision (as given) of the last deployment whose Install succeeded on it."""
+        rows = self._rows(
+            "SELECT e.host, d.revision FROM events e JOIN deployments d ON d.id = e.deployment_id "
+            "WHERE d.application=? AND d.group_name=? AND e.event='Install' AND e.status=? ORDER BY e.id",
+            (application, group, SUCCEEDED),
+        )
+        return {r["host"]: r["revision"] for r in rows}
 
     def request_stop(self, deployment_id: str) -> bool:
         return (

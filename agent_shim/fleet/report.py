@@ -73,7 +73,8 @@ def summary(deployment: FleetDeployment, out: TextIO, timeline_path: Optional[st
         cells = [cell.rjust(w) if i == 3 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
         out.write(("  ".join(cells) + "  " + row[-1]).rstrip() + "\n")
     failed = [deployment.hosts[h] for _, h in host_rows(deployment) if h in deployment.hosts]
-    failed = [outcome for outcome in failed if outcome.status in PROBLEMS]
+    # a host whose whole story is its one-line reason (an SSH failure) has it in the table already
+    failed = [o for o in failed if o.status in PROBLEMS and (failing_event(o) is not None or log_tail(o))]
     for outcome in failed:
         _describe_host_failure(outcome, out)
     if failed:
@@ -88,6 +89,31 @@ def summary(deployment: FleetDeployment, out: TextIO, timeline_path: Optional[st
         out.write(f"  {one_line(deployment.message)}\n")
     if timeline_path:
         out.write(f"  timeline: {timeline_path}\n")
+    out.flush()
+
+
+def traffic_table(traffic: Dict[str, Any], out: TextIO) -> None:
+    """`status`'s traffic part: which host takes traffic and runs which revision, then each host left
+    out of the load balancer (or left in it) with the command that fixes it."""
+    if not traffic:
+        return
+    words = {"in": "serves", "out": "out", "changing": "unknown", None: "serves"}
+    out.write(
+        "\ntraffic, as this controller left it"
+        + (" (a deployment is running)" if traffic["in_progress"] else "")
+        + ":\n"
+    )
+    rows = [("HOST", "TRAFFIC", "REVISION")]
+    for name, host in traffic["hosts"].items():
+        state = words.get(host["state"], host["state"])
+        if host["state"] is None:
+            state += " (never changed here)"
+        rows.append((one_line(name), state, one_line(host["revision"] or "-")))
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    for row in rows:
+        out.write(f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}\n")
+    for problem in traffic["problems"]:
+        out.write(f"warning: {problem}\n")
     out.flush()
 
 
@@ -151,6 +177,7 @@ class LiveProgress:
         self.started: Dict[str, float] = {}  # host → when it started
         self.latest: Dict[str, HostEvent] = {}  # host → its last event, running or finished
         self.ended: Dict[str, HostOutcome] = {}  # host → its outcome, once finished
+        self.waiting: Dict[str, str] = {}  # host → what it waits on, when that is news (no SSH answer)
 
     def __call__(self, event: HostEvent) -> None:
         with self.lock:
@@ -170,6 +197,16 @@ class LiveProgress:
                 return
             self._begin()
             self._start(host, self.clock())
+            self.changed()
+
+    def host_waiting(self, host: str, text: str) -> None:
+        """What a running host waits on ("" when it no longer does), e.g. an SSH peer that went silent."""
+        with self.lock:
+            if self.closed or host in self.ended or self.waiting.get(host, "") == text:
+                return
+            self._begin()
+            self.waiting[host] = text
+            self.wait_changed(host, text)
             self.changed()
 
     def host_finished(self, outcome: HostOutcome) -> None:
@@ -224,6 +261,7 @@ class LiveProgress:
     def host_began(self, host: str) -> None: ...
     def event_finished(self, event: HostEvent) -> None: ...
     def host_ended(self, outcome: HostOutcome) -> None: ...
+    def wait_changed(self, host: str, text: str) -> None: ...
     def changed(self) -> None: ...
     def finish(self) -> None: ...
 
@@ -257,6 +295,9 @@ class PlainLines(LiveProgress):
             f"  {one_line(event.host):<{width}} {event.event:<20} {status_word(event.status):<10} "
             f"{event.duration:7.2f}s{note}"
         )
+
+    def wait_changed(self, host: str, text: str) -> None:
+        self._write(f"host {one_line(host)}: {one_line(text) if text else 'answers again'}")
 
     def host_ended(self, outcome: HostOutcome) -> None:
         took = f" in {_seconds(outcome.duration)}" if outcome.status != SKIPPED else ""
@@ -354,10 +395,12 @@ class LiveTable(LiveProgress):
             rank = {IN_PROGRESS: 0, FAILED: 1, INTERRUPTED: 1, STOPPED: 1, PENDING: 2}
             shown = sorted(sorted(shown, key=lambda i: (rank.get(states[i][2], 3), i))[: room - 1])
         for batch, host, status, event, elapsed in (states[i] for i in shown):
+            waiting = self.waiting.get(host, "") if status == IN_PROGRESS else ""
             cells = [
                 (f"  {batch or '-':>5}  {_fit(one_line(host), hw):<{hw}}  ", ""),
                 (f"{status_word(status):<11}", _COLOURS.get(status, "")),
                 (f"  {event:<20}  {elapsed:>8}", ""),
+                (f"  {one_line(waiting)}" if waiting else "", "33"),
             ]
             lines.append(self._paint(cells, columns))
         if len(shown) < len(states):

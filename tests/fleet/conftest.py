@@ -61,6 +61,17 @@ def fleet(make_fleet) -> SimulatedFleet:
     return make_fleet(4, environment={"APP_ENV_SAMPLE_APP_DRAIN_SECONDS": "0.5"})
 
 
+@pytest.fixture
+def haproxy_binary() -> str:
+    """The haproxy binary: a missing one skips, or fails under CI=true."""
+    binary = shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None)
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("haproxy is required under CI=true (apt-get install haproxy)")
+        pytest.skip("haproxy not installed; under CI=true this test fails instead")
+    return binary
+
+
 @pytest.fixture(scope="session")
 def runner_zipapp(tmp_path_factory) -> RunnerZipapp:
     return build_runner(str(tmp_path_factory.mktemp("runner")))

@@ -267,8 +267,9 @@ class InThread:
 # A real HAProxy in front of per-host health servers ------------------------------------------------------------
 class _Health(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        body = b"ok\n"
-        self.send_response(200)
+        failing = getattr(self.server, "failing", False)
+        body = b"failing\n" if failing else b"ok\n"
+        self.send_response(500 if failing else 200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -332,6 +333,13 @@ class Haproxy:
                 self.stop()
                 raise AssertionError(f"HAProxy did not start: {(tmp / 'haproxy.log').read_text()}")
             time.sleep(0.02)
+
+    def fail_health(self, name: str, failing: bool = True) -> None:
+        """Make one server's /health answer 500 (or 200 again)."""
+        self.servers[name].failing = failing  # type: ignore[attr-defined]
+
+    # the check HAProxy runs here, as a group file's health_check (so the adapter's verdict agrees)
+    HEALTH_CHECK = {"interval": 0.1, "timeout": 0.1, "healthy_threshold": 1, "unhealthy_threshold": 1}
 
     def admin_state(self, name: str) -> int:
         from agent_shim.fleet.lb import HaproxyLoadBalancer

@@ -6,8 +6,6 @@ from __future__ import annotations
 import fcntl
 import io
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -370,16 +368,6 @@ def _wait_host_lock_free(root: Path, timeout: float = 60.0) -> None:
 
 
 # Traffic, with a real HAProxy ---------------------------------------------------------------------------------
-@pytest.fixture
-def haproxy_binary():
-    binary = shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None)
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("haproxy is required under CI=true (apt-get install haproxy)")
-        pytest.skip("haproxy not installed; under CI=true this test fails instead")
-    return binary
-
-
 def test_each_host_is_drained_between_the_block_hooks_and_put_back_between_the_allow_hooks(
     tmp_path, haproxy_binary
 ):
