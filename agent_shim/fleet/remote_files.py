@@ -13,13 +13,18 @@ STALE_PART_MINUTES = 60  # a `.part` this old is an upload whose controller died
 
 
 CHECK_HOME, CHECK_SUM = "appspec-home ", "appspec-sum "  # line prefixes: a chatty login shell is ignored
+CHECK_PYTHON = "appspec-python "
 
 
-def check_command(files: Sequence[Tuple[str, str]]) -> str:
-    """A shell line: print the login's home directory (the shell's first cwd), then each (path, sha256)'s
-    sha256 (`-` when missing), touching each path that has its sha256. Every value is quoted."""
+def check_command(files: Sequence[Tuple[str, str]], python: str = "python3") -> str:
+    """A shell line: print the login's home directory (the shell's first cwd) and where `python` is (`-`
+    when the PATH has none), then each (path, sha256)'s sha256 (`-` when missing), touching each path that
+    has its sha256. Every value is quoted."""
     q = shlex.quote
-    parts = [f'printf "%s%s\\n" {q(CHECK_HOME)} "$(pwd -P)"']
+    parts = [
+        f'printf "%s%s\\n" {q(CHECK_HOME)} "$(pwd -P)"',
+        f'printf "%s%s\\n" {q(CHECK_PYTHON)} "$(command -v {q(python)} || echo -)"',
+    ]
     for path, checksum in files:
         parts.append(
             f"f={q(path)}; "
@@ -39,6 +44,15 @@ def parse_check(stdout: str) -> Tuple[Optional[str], List[str]]:
         elif line.startswith(CHECK_SUM):
             sums.append(line[len(CHECK_SUM) :].strip())
     return home, sums
+
+
+def parse_python(stdout: str) -> Optional[str]:
+    """Where `check_command` found python on the host, or None when it did not."""
+    for line in stdout.splitlines():
+        if line.startswith(CHECK_PYTHON):
+            found = line[len(CHECK_PYTHON) :].strip()
+            return None if found in ("", "-") else found
+    return None
 
 
 def prune_command(path: str, checksum: str, keep: int, pattern: str = ARCHIVE_NAME) -> str:

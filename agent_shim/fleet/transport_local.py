@@ -38,6 +38,9 @@ class LocalTransport:
     ) -> Tuple[str, str]:
         return self.ensure_runner(zipapp_path, runner_checksum), self.upload_revision(bundle_path, checksum)
 
+    def check(self, zipapp_path: str, runner_checksum: str, bundle_path: str, checksum: str) -> None:
+        """This machine answers; its python runs the controller."""
+
     def command(self, runner_path: str, arguments: Sequence[str]) -> List[str]:
         runner = [runner_path] if runner_path else ["-m", "appspec_tools"]
         return [self.python, *runner, "deploy", *arguments, "--format", "jsonl"]

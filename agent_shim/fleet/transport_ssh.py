@@ -27,12 +27,14 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from agent_shim.fleet.contracts import FAILED, EventSink, HostOutcome, HostSpec
+from agent_shim.fleet.liveness import Liveness, SilenceListener
 from agent_shim.fleet.remote_files import (
     ARCHIVE_NAME,
     KEEP_RUNNERS,
     RUNNER_NAME,
     check_command,
     parse_check,
+    parse_python,
     prune_command,
 )
 from agent_shim.fleet.stream import PID_MARKER, RunnerStream
@@ -59,25 +61,42 @@ class CommandResult:
         return self.exited == 0
 
 
-def describe_ssh_error(exc: BaseException) -> str:
-    """A one-line reason for an SSH or network failure."""
+def describe_ssh_error(exc: BaseException, transport: Optional[SshTransport] = None) -> str:
+    """A one-line reason for an SSH or network failure, in the user's terms, with the fix."""
     import paramiko
 
+    spec = transport.spec if transport is not None else None
+    port = (spec.port if spec else None) or 22
+    address = spec.address if spec else "the host"
+    known_hosts = (transport.known_hosts if transport else None) or "~/.ssh/known_hosts"
+    if transport is not None and transport.dead:
+        return transport.dead
     if isinstance(exc, paramiko.BadHostKeyException):
-        return f"host key mismatch for {exc.hostname}: refusing to connect (check known_hosts)"
+        return (
+            f"the host key of {exc.hostname} is not the one in known_hosts: if the host was rebuilt, remove the "
+            f"old key (ssh-keygen -f {known_hosts} -R {exc.hostname}), else do not connect"
+        )
     if isinstance(exc, paramiko.AuthenticationException):
-        return f"authentication failed ({exc})"
+        user = f"user {spec.user}" if spec and spec.user else "the login user"
+        return f"authentication failed for {user}: check the host's key and user in the group file ({exc})"
     if isinstance(exc, (socket.timeout, TimeoutError)):
-        return "connection timed out"
+        wait = f" within {transport.connect_timeout:g}s (ssh.connect_timeout)" if transport else ""
+        return f"no answer{wait}: is the host up and port {port} reachable?"
     if isinstance(exc, ConnectionRefusedError):
-        return "connection refused (is sshd running?)"
+        return f"connection refused on port {port}: is sshd running there?"
     if isinstance(exc, socket.gaierror):
-        return f"cannot resolve the address ({exc.strerror})"
+        return f"cannot resolve {address} ({exc.strerror}): check the host's address"
     if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
-        return "connection refused or unreachable"
+        return f"connection refused or unreachable on port {port}: is sshd running there?"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "not found in known_hosts" in text:
-        return f"{text}: add its key to known_hosts (ssh-keyscan) or use host_key_policy accept-new"
+        keyscan = f"ssh-keyscan{' -p ' + str(port) if port != 22 else ''} {address} >> {known_hosts}"
+        return (
+            f"{address} is not in known_hosts: add its key ({keyscan}) after checking it, or set "
+            "ssh.host_key_policy: accept-new"
+        )
+    if isinstance(exc, (EOFError, paramiko.SSHException)) and text in ("EOFError", "SSH session not active"):
+        return "the connection was closed"
     return text
 
 
@@ -96,6 +115,8 @@ class SshTransport:
         python: str = "python3",
         upload_timeout: float = 600.0,
         keep_revisions: int = KEEP_REVISIONS,
+        server_alive_interval: float = 15.0,
+        server_alive_count_max: int = 3,
     ) -> None:
         if host_key_policy not in ("reject", "accept-new"):
             raise ValueError(f"host_key_policy {host_key_policy!r}: use reject or accept-new")
@@ -110,8 +131,15 @@ class SshTransport:
         self.python = python
         self.upload_timeout = upload_timeout
         self.keep_revisions = keep_revisions
+        self.server_alive_interval = server_alive_interval
+        self.server_alive_count_max = server_alive_count_max
+        self.on_silence: Optional[SilenceListener] = None  # the live view's "waiting on SSH" line
         self._connection: Any = None
+        self._liveness: Optional[Liveness] = None
+        self._dead: Optional[str] = None  # why the last connection was declared dead
         self._home: Optional[str] = None
+        self.python_path: Optional[str] = None  # where the last check found `python` on the host
+        self._checked: Dict[Tuple[str, str], bool] = {}  # what `check` learnt, for the next upload
 
     # -- connection ------------------------------------------------------------------------------------
     @property
@@ -151,7 +179,10 @@ class SshTransport:
         policy = paramiko.AutoAddPolicy() if self.host_key_policy == "accept-new" else paramiko.RejectPolicy()
         client.set_missing_host_key_policy(policy)
         connection.open()
-        connection.transport.set_keepalive(15)
+        self._dead = None
+        self._liveness = Liveness(
+            connection.transport, self.server_alive_interval, self.server_alive_count_max, self._silence
+        )
         try:  # many small messages each way: Nagle + delayed ACK would add ~40 ms to each
             connection.transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (AttributeError, OSError):
@@ -159,7 +190,23 @@ class SshTransport:
         self._connection = connection
         return connection
 
+    def _silence(self, text: str) -> None:
+        """The live view's listener as it is now (a preflight connection gets it later)."""
+        if self.on_silence is not None:
+            self.on_silence(text)
+
+    @property
+    def dead(self) -> Optional[str]:
+        """Why the host was declared dead (no answer to SSH keepalives), or None."""
+        if self._liveness is not None and self._liveness.reason:
+            self._dead = self._liveness.reason
+        return self._dead
+
     def close(self) -> None:
+        self.dead  # noqa: B018 - keep the verdict of the connection being closed
+        if self._liveness is not None:
+            self._liveness.stop()
+            self._liveness = None
         if self._connection is not None:
             try:
                 self._connection.close()
@@ -188,13 +235,16 @@ class SshTransport:
                 pass
 
     def _fail(self, action: str, exc: BaseException) -> TransportError:
+        reason = describe_ssh_error(exc, self)
         self.close()
-        return TransportError(f"ssh {self.where}: {action}: {describe_ssh_error(exc)}")
+        return TransportError(f"ssh {self.where}: {action}: {reason}")
 
     # -- commands --------------------------------------------------------------------------------------
-    def run(self, command: Union[str, Sequence[str]], timeout: float = 60.0) -> CommandResult:
+    def run(
+        self, command: Union[str, Sequence[str]], timeout: float = 60.0, action: str = ""
+    ) -> CommandResult:
         """Run a command on the host (a list is quoted word by word) and collect its output; raises
-        `TransportError` on an SSH failure or a timeout."""
+        `TransportError` on an SSH failure or a timeout, saying what was being done (`action`)."""
         text = command if isinstance(command, str) else " ".join(shlex.quote(word) for word in command)
         try:
             connected = self._connection is not None and self._connection.is_connected
@@ -207,7 +257,8 @@ class SshTransport:
                 exited = channel.recv_exit_status()
                 channel.close()
         except Exception as exc:
-            raise self._fail(f"running {text[:60]!r}", exc) from None
+            words = text.split(None, 1)
+            raise self._fail(action or f"running {words[0] if words else 'a command'}", exc) from None
         return CommandResult(exited, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"))
 
     def home(self) -> str:
@@ -230,11 +281,15 @@ class SshTransport:
         """Whether each (path, sha256) is on the host, in one command that also touches each one present
         (it counts as just used for pruning) and learns the home directory. Relative paths are under
         the home directory."""
-        result = self.run(check_command(files))
+        result = self.run(check_command(files, self.python), action="connecting")
         home, sums = parse_check(result.stdout)
+        self.python_path = parse_python(result.stdout)
         if not result.ok or home is None or len(sums) != len(files):
             detail = result.stderr.strip() or result.stdout.strip() or f"exit code {result.exited}"
-            raise TransportError(f"ssh {self.where}: checking the uploads: {detail.splitlines()[-1][:200]}")
+            raise TransportError(
+                f"ssh {self.where}: checking the uploads: {detail.splitlines()[-1][:200]} (the host needs a "
+                "POSIX login shell and sha256sum or shasum)"
+            )
         if self._home is None and home.startswith("/"):
             self._home = home
         return [found == checksum for found, (_, checksum) in zip(sums, files)]
@@ -243,7 +298,7 @@ class SshTransport:
         """The sha256 of an upload (None when missing), in one command that, when it is `checksum`, also
         marks it as just used (mtime) and removes the other files of its folder named like `pattern` beyond
         `keep`."""
-        result = self.run(prune_command(path, checksum, keep, pattern))
+        result = self.run(prune_command(path, checksum, keep, pattern), action="verifying the upload")
         sums = parse_check(result.stdout)[1]
         return sums[0] if result.ok and sums and sums[0] != "-" else None
 
@@ -252,7 +307,7 @@ class SshTransport:
         folder's older uploads (`checksum_and_prune`): the count only grows on an upload."""
         remote = self._absolute(remote)
         directory = remote.rsplit("/", 1)[0]
-        made = self.run(["mkdir", "-p", "-m", "700", "--", directory])
+        made = self.run(["mkdir", "-p", "-m", "700", "--", directory], action=f"creating {directory}")
         if not made.ok:
             raise TransportError(f"ssh {self.where}: mkdir {directory}: {made.stderr.strip()[:200]}")
         partial = f"{remote}.{os.getpid()}.{time.monotonic_ns()}.part"
@@ -299,9 +354,26 @@ class SshTransport:
         )
         return runner, revision
 
+    def check(self, zipapp_path: str, runner_checksum: str, bundle_path: str, checksum: str) -> None:
+        """The preflight: connect and run the check command (one round trip), which says whether the host
+        has python3 and the runner and revision already; raises TransportError with the reason. The next
+        `prepare` uses the answer instead of asking again."""
+        wanted = [(self._runner_file(runner_checksum), runner_checksum)] if zipapp_path else []
+        if bundle_path:
+            wanted.append((self._revision_file(bundle_path, checksum), checksum))
+        have = self.present(wanted)
+        if self.python_path is None:
+            raise TransportError(
+                f"ssh {self.where}: {self.python} is not on the login's PATH: install python3 (3.8 or newer) "
+                "on the host, as the CodeDeploy agent's hosts have it"
+            )
+        self._checked = dict(zip(wanted, have))
+
     def prepare_files(self, files: Sequence[Tuple[str, str, str]]) -> List[str]:
         """(local, remote, sha256) each: the remote path, uploaded unless the host has that sha256 there."""
-        have = self.present([(remote, checksum) for _, remote, checksum in files])
+        asked = [(remote, checksum) for _, remote, checksum in files]
+        checked, self._checked = self._checked, {}
+        have = [checked[a] for a in asked] if all(a in checked for a in asked) else self.present(asked)
         return [
             self._absolute(remote) if there else self._upload(local, remote, checksum, *self._pruning(remote))
             for there, (local, remote, checksum) in zip(have, files)
@@ -348,14 +420,16 @@ class SshTransport:
             channel.settimeout(0.25)
             channel.exec_command(command)
         except Exception as exc:
-            outcome.reason = f"ssh {self.where}: {describe_ssh_error(exc)}"
+            outcome.reason = f"ssh {self.where}: starting the runner: {describe_ssh_error(exc, self)}"
             self.close()
             return stream.finish(outcome)
         try:
             while True:
                 if time.monotonic() >= deadline:
-                    self._kill_runner(stream.pid)
-                    outcome.reason = f"timed out after {timeout:g}s{stream.during()}; the runner was stopped"
+                    stopped = self._kill_runner(stream.pid)
+                    outcome.reason = (
+                        f"timed out after {timeout:g}s (host_timeout){stream.during()}; {stopped}"
+                    )
                     return stream.finish(outcome)
                 while channel.recv_stderr_ready():
                     stream.feed_stderr(channel.recv_stderr(65536))
@@ -374,14 +448,16 @@ class SshTransport:
                 else -1
             )
         except Exception as exc:
-            outcome.reason = f"ssh {self.where}: connection lost{stream.during()}: {describe_ssh_error(exc)}"
+            reason = describe_ssh_error(exc, self)
+            outcome.reason = f"ssh {self.where}: connection lost{stream.during()}: {reason}"
             self.close()
             return stream.finish(outcome)
         finally:
             stream.flush()
         if stream.result is None:
             if exited == -1:
-                outcome.reason = f"ssh {self.where}: connection lost{stream.during()} (no exit status)"
+                why = f": {self.dead}" if self.dead else " (no exit status)"
+                outcome.reason = f"ssh {self.where}: connection lost{stream.during()}{why}"
                 self.close()
             else:
                 detail = stream.stderr_tail[-1] if stream.stderr_tail else "no output"
@@ -390,14 +466,22 @@ class SshTransport:
                 )
         return stream.finish(outcome)
 
-    def _kill_runner(self, pid: Optional[int]) -> None:
+    def _kill_runner(self, pid: Optional[int]) -> str:
         """Stop a runner that ran out of time: SIGTERM to its process group (sshd made it a session
-        leader); hook scripts in their own groups are left, as the agent leaves them on a restart."""
+        leader); hook scripts in their own groups are left, as the agent leaves them on a restart. What
+        happened, in words: only a kill the host confirmed says the runner was stopped."""
         try:
-            if pid is not None:
-                self.run(
-                    f"kill -TERM -- -{int(pid)} 2>/dev/null || kill -TERM {int(pid)}", timeout=KILL_TIMEOUT
-                )
-        except TransportError:
-            pass
-        self.close()
+            if pid is None:
+                return "the runner's process id never arrived, so it could not be stopped"
+            done = self.run(
+                f"kill -TERM -- -{int(pid)} 2>/dev/null || kill -TERM {int(pid)}",
+                timeout=KILL_TIMEOUT,
+                action="stopping the runner",
+            )
+            if done.ok:
+                return "the runner was stopped"
+            return f"the runner (pid {pid}) was gone already or could not be signalled"
+        except TransportError as exc:
+            return f"the runner could not be stopped ({exc})"
+        finally:
+            self.close()

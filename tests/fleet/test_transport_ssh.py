@@ -187,7 +187,9 @@ def test_a_timeout_fails_the_host_and_stops_its_runner(hosts, runner_zipapp, mak
     started = time.monotonic()
     outcome = transport.run_deployment(runner, deploy_args(revision, transport.spec), lambda e: None, 3)
     assert outcome.status == FAILED
-    assert outcome.reason.startswith("timed out after 3s during ApplicationStart")
+    assert (
+        outcome.reason == "timed out after 3s (host_timeout) during ApplicationStart; the runner was stopped"
+    )
     assert time.monotonic() - started < 10
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and runner_running(hosts, "h2"):
@@ -266,8 +268,8 @@ def test_a_host_whose_network_vanishes_times_out_instead_of_hanging(hosts, runne
     started = time.monotonic()
     outcome = transport.run_deployment(runner, deploy_args(revision, transport.spec), on_event, 3)
     assert outcome.status == FAILED and outcome.reason.startswith(
-        "timed out after 3s during ApplicationStart"
-    )
+        "timed out after 3s (host_timeout) during ApplicationStart; the runner could not be stopped ("
+    )  # the controller cannot know whether the runner stopped: it says so
     assert time.monotonic() - started < 3 + 5 + 3  # the deployment timeout, then a bounded attempt to stop it
 
 
@@ -421,9 +423,9 @@ def test_a_host_that_has_both_files_is_prepared_in_one_command(hosts, runner_zip
     commands = []
     run = again.run
 
-    def counting(command, timeout=60.0):
+    def counting(command, timeout=60.0, action=""):
         commands.append(command)
-        return run(command, timeout)
+        return run(command, timeout, action)
 
     again.run = counting
     assert again.prepare(runner_zipapp.path, runner_zipapp.checksum, bundle.path, bundle.checksum) == paths
@@ -468,10 +470,10 @@ def test_uploads_work_through_a_login_shell_that_prints_a_banner(hosts, runner_z
 )
 def test_a_check_the_host_cannot_answer_is_one_line_naming_the_host(result, shown):
     transport = SshTransport(HostSpec("web-1", "192.0.2.10", port=2222))
-    transport.run = lambda command, timeout=60.0: result  # the remote shell's answer, whatever it ran
+    transport.run = lambda command, timeout=60.0, action="": result  # the shell's answer, whatever it ran
     with pytest.raises(TransportError) as caught:
         transport.prepare("runner.pyz", "ab" * 32, "revision.tgz", "cd" * 32)
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith("ssh web-1 (192.0.2.10:2222): checking the uploads: ")
-    assert message.endswith(shown)
+    assert f": {shown} (the host needs a POSIX login shell and sha256sum or shasum)" in message
