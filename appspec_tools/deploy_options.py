@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 
 FILE_EXISTS = ("DISALLOW", "OVERWRITE", "RETAIN")
-FLEET_ACTIONS = ("run", "plan", "status", "history", "show", "rollback", "stop", "sync")
+FLEET_ACTIONS = ("run", "plan", "check", "status", "history", "show", "rollback", "stop", "sync")
 BUNDLE_TYPES = ("directory", "zip", "tar", "tgz")
 
 
@@ -25,8 +25,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         choices=FLEET_ACTIONS,
         default="run",
-        help="with --group: run (default), plan (dry run), status [ID], history, show ID, rollback [ID], "
-        "stop, sync HOST",
+        help="with --group: run (default), plan (dry run), check (the preflight alone), status [ID], history, "
+        "show ID, rollback [ID], stop, sync HOST",
     )
     parser.add_argument(
         "target", nargs="?", metavar="ID_OR_HOST", help="the deployment ID, or the HOST of sync"
@@ -42,6 +42,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="with run, rollback, sync, show or status: also write the deployment's timeline (hosts x lifecycle events) "
         "to FILE, an .svg picture or an .html page",
+    )
+    fleet.add_argument(
+        "--connect",
+        action="store_true",
+        help="with plan: also run the preflight (every host answers over SSH, every load-balancer name resolves)",
+    )
+    fleet.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="with run or sync: skip the preflight; unreachable hosts then fail one by one, by the minimum "
+        "healthy hosts",
     )
     what = parser.add_argument_group("revision")
     what.add_argument(

@@ -2,6 +2,7 @@
 
     appspec deploy --group FILE --bundle B        deploy B to the group's hosts
     appspec deploy plan --group FILE [--bundle B] dry run: order, batches, what each host runs
+    appspec deploy check --group FILE [--bundle B] the preflight alone: hosts answer, names resolve
     appspec deploy status [ID] --group FILE       the latest (or ID) deployment, hosts' last known state
     appspec deploy history --group FILE           the group's deployments, newest first
     appspec deploy show ID --group FILE           one deployment in full (--format json for JSON)
@@ -16,11 +17,14 @@ history problems, or the group is busy.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, TextIO
+from typing import Any, Callable, Dict, Iterator, List, Optional, TextIO
 
 from agent_shim.fleet import dryrun
 from agent_shim.fleet.contracts import (
@@ -34,6 +38,7 @@ from agent_shim.fleet.contracts import (
 from agent_shim.fleet.controller import (
     Controller,
     FleetRun,
+    Revision,
     RevisionRefused,
     prepare_revision,
 )
@@ -41,7 +46,7 @@ from agent_shim.fleet.group import LOCAL, DeploymentGroup, GroupFileError, load_
 from agent_shim.fleet.history import GroupBusy, History
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-ACTIONS = ("run", "plan", "status", "history", "show", "rollback", "stop", "sync")
+ACTIONS = ("run", "plan", "check", "status", "history", "show", "rollback", "stop", "sync")
 
 
 @dataclass
@@ -59,6 +64,10 @@ class Context:
 
 class UsageError(Exception):
     pass
+
+
+class PreflightRefused(Exception):
+    """The preflight found problems: nothing was deployed and nothing recorded; one line each."""
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -81,7 +90,14 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if getattr(args, "target", None) and action in ("run", "plan", "history"):
             raise UsageError(f"unexpected argument {args.target!r} (see appspec deploy --help)")
         check_timeline_option(action, getattr(args, "timeline", None))
+        if getattr(args, "connect", False) and action != "plan":
+            raise UsageError("--connect goes with plan (check always connects)")
+        if getattr(args, "no_preflight", False) and action not in ("run", "sync"):
+            raise UsageError(f"--no-preflight goes with a deployment or sync, not {action}")
         return HANDLERS[action](context)
+    except PreflightRefused as exc:
+        err.write(f"{exc}\n")
+        return EXIT_USAGE
     except (UsageError, GroupBusy, RevisionRefused, KeyError) as exc:
         text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         err.write(f"appspec deploy {action}: {text}\n" if "\n" not in text else f"{text}\n")
@@ -105,6 +121,8 @@ def transport_factory(group: DeploymentGroup) -> Callable[[HostSpec], Any]:
             host_key_policy=group.ssh.host_key_policy,
             ssh_config=group.ssh.config,
             connect_timeout=group.ssh.connect_timeout,
+            server_alive_interval=group.ssh.server_alive_interval,
+            server_alive_count_max=group.ssh.server_alive_count_max,
         )
 
     return make
@@ -115,7 +133,9 @@ def load_balancer_for(group: DeploymentGroup) -> LoadBalancer:
 
     settings = group.load_balancer
     if settings.type == "haproxy":
-        return lb.HaproxyLoadBalancer(settings.socket or "", settings.backend or "")
+        return lb.HaproxyLoadBalancer(
+            settings.socket or "", settings.backend or "", health_check=group.health_check
+        )
     if settings.type == "elbv2":
         return lb.Elbv2LoadBalancer(
             settings.target_group_arns,
@@ -166,6 +186,11 @@ class JsonEvents:
             "deployment_id": self.deployment_id,
         }
         record.update(vars(event))
+        self.out.write(json.dumps(record) + "\n")
+        self.out.flush()
+
+    def host_waiting(self, host: str, text: str) -> None:
+        record = {"type": "waiting", "deployment_id": self.deployment_id, "host": host, "on": text}
         self.out.write(json.dumps(record) + "\n")
         self.out.flush()
 
@@ -244,7 +269,13 @@ def cmd_run(context: Context) -> int:
         raise UsageError("--bundle is required (a folder, .zip, .tar, .tgz or s3://bucket/key)")
     notes = context.history.reconcile(context.group.application, context.group.name)
     revision = prepare_revision(args.bundle, getattr(args, "bundle_type", None), context.history)
-    run = controller_for(context).deploy(revision)
+    controller = controller_for(context)
+    checked = run_preflight(context, controller, controller.planned_hosts(), revision)
+    try:
+        with ctrl_c_stops(controller, context.err):
+            run = controller.deploy(revision)
+    finally:
+        checked.close()
     run.notes[:0] = notes
     context.history.prune_revisions()
     write_result(context, run, [d for d in (run.deployment, run.rollback) if d is not None])
@@ -270,7 +301,10 @@ def cmd_rollback(context: Context) -> int:
             f"only the group's latest deployment ({latest}) can be rolled back; to go back further, deploy the "
             "revision you want"
         )
-    run = controller_for(context).rollback(target)
+    controller = controller_for(context)
+    run_preflight(context, controller, context.group.hosts, None, connect=False)
+    with ctrl_c_stops(controller, context.err):
+        run = controller.rollback(target)
     run.notes[:0] = notes
     assert run.rollback is not None
     write_result(context, run, [run.rollback])
@@ -281,10 +315,125 @@ def cmd_sync(context: Context) -> int:
     if not context.args.target:
         raise UsageError("sync needs the HOST to bring up to date: appspec deploy sync HOST --group FILE")
     notes = context.history.reconcile(context.group.application, context.group.name)
-    run = controller_for(context).sync(context.args.target)
+    controller = controller_for(context)
+    host = context.group.host(context.args.target)
+    checked = run_preflight(context, controller, [host], Revision("", "", "", ""))
+    try:
+        with ctrl_c_stops(controller, context.err):
+            run = controller.sync(context.args.target)
+    finally:
+        checked.close()
     run.notes[:0] = notes
     write_result(context, run, [run.deployment])
     return EXIT_OK if run.deployment.status == SUCCEEDED else EXIT_FAILED
+
+
+@contextlib.contextmanager
+def ctrl_c_stops(controller: Controller, err: TextIO) -> Iterator[None]:
+    """While a deployment runs, the first Ctrl-C is `appspec deploy stop` for the deployment in progress
+    (hosts in flight finish, a blue/green switch is undone), whatever the controller is doing when it
+    comes; a second one leaves at once (the deployment then reads as interrupted)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: List[int] = []
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(signum)
+        controller.stop_signal.set()
+        err.write("appspec deploy: stopping: the hosts in flight finish (Ctrl-C again to leave at once)\n")
+        err.flush()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_preflight(
+    context: Context, controller: Controller, hosts: List[HostSpec], revision: Any, connect: bool = True
+) -> Any:
+    """The preflight before anything changes (preflight.py); raises PreflightRefused with its lines.
+    The open connections it made go to the controller. `--no-preflight` skips it: hosts that cannot be
+    reached then fail one by one, by the minimum healthy hosts."""
+    from agent_shim.fleet.preflight import Preflight, preflight
+
+    if getattr(context.args, "no_preflight", False):
+        return Preflight()
+    checked = preflight(
+        context.group,
+        hosts,
+        controller.transport_for,
+        controller.lb,
+        runner=controller.runner,
+        revision=revision,
+        connect=connect,
+    )
+    if not checked.ok:
+        checked.close()
+        lines = checked.lines(context.group)
+        count = len(lines)
+        raise PreflightRefused(
+            "\n".join(lines)
+            + f"\nappspec deploy: {count} problem{'s' * (count != 1)} found before any host was changed; nothing "
+            "was deployed (fix them, or run with --no-preflight to deploy to the hosts that work)"
+        )
+    controller.connections = checked
+    return checked
+
+
+def cmd_check(context: Context) -> int:
+    """`appspec deploy check`: the preflight alone, on every host of the group (like `cap deploy:check`)."""
+    controller = controller_for(context)
+    bundle = getattr(context.args, "bundle", None)
+    revision = (
+        prepare_revision(bundle, getattr(context.args, "bundle_type", None), context.history)
+        if bundle
+        else None
+    )
+    hosts = controller.planned_hosts()
+    from agent_shim.fleet.preflight import preflight
+
+    checked = preflight(
+        context.group,
+        hosts,
+        controller.transport_for,
+        controller.lb,
+        runner=controller.runner,
+        revision=revision,
+    )
+    checked.close()
+    lines = checked.lines(context.group)
+    if context.format != "text":
+        json.dump(
+            {
+                "ok": checked.ok,
+                "problems": lines,
+                "answered": checked.checked,
+                "hosts": [h.name for h in hosts],
+            },
+            context.out,
+            indent=2,
+        )
+        context.out.write("\n")
+        return EXIT_OK if checked.ok else EXIT_USAGE
+    for line in lines:
+        context.err.write(line + "\n")
+    lb = context.group.load_balancer
+    names = f"; {lb.type} knows every host" if lb.enabled and checked.ok else ""
+    if checked.ok:
+        context.out.write(
+            f"check: {len(checked.checked)} of {len(hosts)} hosts of deployment group {context.group.name} answer "
+            f"over SSH and have python3{names}; nothing was changed\n"
+        )
+        return EXIT_OK
+    context.err.write(
+        f"appspec deploy check: {len(lines)} problem{'s' * (len(lines) != 1)}; nothing was changed\n"
+    )
+    return EXIT_USAGE
 
 
 def cmd_stop(context: Context) -> int:
@@ -309,17 +458,55 @@ def cmd_status(context: Context) -> int:
     notes = history.reconcile(group.application, group.name)
     deployment = history.load(context.args.target or _latest(context))
     timelines = write_timelines(context, [deployment])
+    traffic = traffic_state(context)
     if context.format == "text":
         report.summary(deployment, context.out, timelines[0] if timelines else None)
+        report.traffic_table(traffic, context.out)
         for note in notes:
             context.out.write(f"note: {note}\n")
     else:
         document = report.to_json(deployment)
         if timelines and timelines[0]:
             document["timeline"] = timelines[0]
+        document["traffic"] = traffic
         json.dump(document, context.out, indent=2)
         context.out.write("\n")
     return EXIT_OK
+
+
+def traffic_state(context: Context) -> Dict[str, Any]:
+    """Which host takes traffic as this controller left it, the revision each one runs, and the hosts
+    left out of the load balancer (or still in it, for a blue/green idle set) with the command that
+    fixes each; empty without a load balancer. Hosts of a running deployment are not reported."""
+    from agent_shim.fleet import traffic
+
+    group, history = context.group, context.history
+    if not group.load_balancer.enabled:
+        return {}
+    records = history.traffic(group.application, group.name)
+    installed = history.installed_revisions(group.application, group.name)
+    names = [h.name for h in group.hosts]
+    serving_set, idle_set = names, []
+    if group.blue_green is not None:
+        live = history.group_state(group.application, group.name)["live_set"]
+        serving_set = list(group.blue_green.green if live == "green" else group.blue_green.blue)
+        idle_set = [n for n in names if n not in serving_set]
+    running = history.holder(group.application, group.name)
+    problems = [] if running else traffic.left_out(records, serving_set, idle_set)
+    return {
+        "hosts": {
+            name: {
+                "state": records[name].state if name in records else None,
+                "since": records[name].since if name in records else None,
+                "by": records[name].deployment_id if name in records else None,
+                "revision": installed.get(name),
+                "serving_set": name in serving_set,
+            }
+            for name in names
+        },
+        "in_progress": running,
+        "problems": [p.describe(context.args.group) for p in problems],
+    }
 
 
 def cmd_show(context: Context) -> int:
@@ -400,17 +587,28 @@ def cmd_plan(context: Context) -> int:
     )
     plan = dryrun.build_plan(controller, bundle, getattr(context.args, "bundle_type", None))
     plan["lint"] = problems
+    code = EXIT_FAILED if problems or plan["fails_at_once"] else EXIT_OK
+    if getattr(context.args, "connect", False):
+        from agent_shim.fleet.preflight import preflight
+
+        checked = preflight(
+            context.group, controller.planned_hosts(), controller.transport_for, controller.lb
+        )
+        checked.close()
+        plan["preflight"] = {"problems": checked.lines(context.group), "answered": checked.checked}
+        code = EXIT_USAGE if not checked.ok else code
     if context.format != "text":
         json.dump(plan, context.out, indent=2)
         context.out.write("\n")
-        return EXIT_FAILED if problems or plan["fails_at_once"] else EXIT_OK
+        return code
     dryrun.write_plan(plan, context.out)
-    return EXIT_FAILED if problems or plan["fails_at_once"] else EXIT_OK
+    return code
 
 
 HANDLERS: Dict[str, Callable[[Context], int]] = {
     "run": cmd_run,
     "plan": cmd_plan,
+    "check": cmd_check,
     "status": cmd_status,
     "history": cmd_history,
     "show": cmd_show,

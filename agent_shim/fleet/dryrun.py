@@ -141,4 +141,13 @@ def write_plan(plan: Dict[str, Any], out: TextIO) -> None:
         out.write(f"  then: {switch}originals kept {bg['keep_originals_seconds']:g}s\n")
     for line in plan["lint"]:
         out.write(f"  {line}\n")
-    out.write("dry run: no host was contacted and nothing was changed\n")
+    checked = plan.get("preflight")
+    if checked is None:
+        out.write("dry run: no host was contacted and nothing was changed\n")
+        return
+    for line in checked["problems"]:
+        out.write(f"  {line}\n")
+    verdict = "no problem" if not checked["problems"] else f"{len(checked['problems'])} problem(s)"
+    out.write(
+        f"preflight: {verdict}; {len(checked['answered'])} host(s) answered over SSH. Dry run: nothing was changed\n"
+    )

@@ -70,9 +70,24 @@ def test_one_at_a_time_stops_at_the_first_failure(fleet, on_v1, sample_bundles, 
     )
 
 
-def test_all_at_once_succeeds_while_one_host_is_down(fleet, on_v1, sample_bundles, cli):
+def test_a_dead_host_is_refused_before_anything_changes(fleet, on_v1, sample_bundles, cli):
     fleet.kill_host("h3")
-    done = cli.deploy("--group", on_v1(ALL, host_timeout=60), "--bundle", sample_bundles["v2"].path)
+    group = on_v1(ALL, host_timeout=60)
+    done = cli.deploy("--group", group, "--bundle", sample_bundles["v2"].path)
+    assert done.code == 2 and done.result == {}
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2 and "Traceback" not in done.stderr
+    assert lines[0].startswith(f"{group}:") and ": host h3: ssh 10.213." in lines[0] or "127.0.1." in lines[0]
+    assert "is sshd running there?" in lines[0] and "nothing was deployed" in lines[1]
+    assert cli.versions(fleet, ["h1", "h2", "h4"]) == dict.fromkeys(["h1", "h2", "h4"], "1.0.0")
+    history = cli.deploy("history", "--group", group)
+    assert len(history.result) == 1  # only v1's deployment: the refused one was never recorded
+
+
+def test_all_at_once_without_preflight_succeeds_while_one_host_is_down(fleet, on_v1, sample_bundles, cli):
+    fleet.kill_host("h3")
+    group = on_v1(ALL, host_timeout=60)
+    done = cli.deploy("--group", group, "--bundle", sample_bundles["v2"].path, "--no-preflight")
     assert done.code == 0, done.stderr
     assert done.deployment["batches"] == [["h1", "h2", "h3", "h4"]] or len(done.deployment["batches"]) == 1
     assert done.statuses() == {"h1": "Succeeded", "h2": "Succeeded", "h3": "Failed", "h4": "Succeeded"}
@@ -93,7 +108,7 @@ def test_minimum_healthy_three_of_four_goes_one_by_one_and_stops_at_a_dead_host(
     assert cli.versions(fleet) == dict.fromkeys(["h1", "h2", "h3", "h4"], "2.0.0")
 
     fleet.kill_host("h3")
-    again = cli.deploy("--group", on_v1(three), "--bundle", sample_bundles["v1"].path)
+    again = cli.deploy("--group", on_v1(three), "--bundle", sample_bundles["v1"].path, "--no-preflight")
     assert again.code == 1 and again.deployment["status"] == "Failed"
     statuses = again.statuses()
     assert statuses["h3"] == "Failed" and list(statuses.values()).count("Failed") == 1
