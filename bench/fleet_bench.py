@@ -8,6 +8,7 @@ Prints, measured side by side in each of `--repeat` rounds (medians, and the ran
     rule add (docs/design.md, "Fleet benchmark"); also against twice one host, which adds the CPU
     contention of ten simulated hosts on this machine's cores;
   the controller's CPU time and peak memory per host (resource.getrusage of this process).
+Each deployment includes the preflight, as `appspec deploy --group` runs it (`--no-preflight`: without).
 
 Needs root, sshd and ip (see docs/fleet-testing.md). Run: python3 bench/fleet_bench.py [--hosts 20]
 """
@@ -29,6 +30,7 @@ from agent_shim.fleet.controller import Controller, prepare_revision  # noqa: E4
 from agent_shim.fleet.group import load_group  # noqa: E402
 from agent_shim.fleet.history import History  # noqa: E402
 from agent_shim.fleet.lb import NoLoadBalancer  # noqa: E402
+from agent_shim.fleet.preflight import preflight  # noqa: E402
 from agent_shim.fleet.runner import build_runner  # noqa: E402
 from agent_shim.fleet.simulated import SimulatedFleet  # noqa: E402
 from agent_shim.fleet.transport_ssh import SshTransport  # noqa: E402
@@ -55,6 +57,9 @@ def revision(directory: str, hook_seconds: float) -> str:
     return directory
 
 
+CHECK_FIRST = [True]  # the preflight before each deployment (--no-preflight turns it off)
+
+
 def deploy(fleet: SimulatedFleet, config: str, hosts, runner, bundle: str, scratch: str, label: str):
     """One deployment of `bundle` to `hosts` with `config`; (wall seconds, CPU seconds, deployment)."""
     group_file = fleet.write_group_file(
@@ -74,7 +79,16 @@ def deploy(fleet: SimulatedFleet, config: str, hosts, runner, bundle: str, scrat
     controller = Controller(group, history, transport_for, NoLoadBalancer(), runner=runner)
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     started = time.monotonic()
+    if CHECK_FIRST[0]:
+        checked = preflight(
+            group, controller.planned_hosts(), transport_for, controller.lb, runner=runner, revision=prepared
+        )
+        if not checked.ok:
+            raise SystemExit(f"{label}: preflight: {checked.lines(group)}")
+        controller.connections = checked
     run = controller.deploy(prepared)
+    if controller.connections is not None:
+        controller.connections.close()
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     history.close()
@@ -110,7 +124,9 @@ def main(argv=None) -> int:
         "--hook-seconds", type=float, default=1.0, help="each of the two hooks sleeps this long"
     )
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the four deployments")
+    parser.add_argument("--no-preflight", action="store_true", help="deploy without the preflight")
     args = parser.parse_args(argv)
+    CHECK_FIRST[0] = not args.no_preflight
     if args.hosts < 2 or args.repeat < 1:
         parser.error("--hosts needs at least 2 and --repeat at least 1")
     scratch = tempfile.mkdtemp(prefix="fleet-bench-")
@@ -122,7 +138,8 @@ def main(argv=None) -> int:
     with SimulatedFleet(args.hosts, with_haproxy=False) as fleet:
         print(
             f"{args.hosts} simulated hosts ({fleet.mode}) up in {time.monotonic() - started:.1f}s; "
-            f"hooks sleep 2 x {args.hook_seconds:g}s; {args.repeat} rounds"
+            f"hooks sleep 2 x {args.hook_seconds:g}s; {args.repeat} rounds; "
+            f"preflight {'on' if CHECK_FIRST[0] else 'off'}"
         )
         names = [h.name for h in fleet.hosts]
         # warm-up: the runner and the revision reach every host once, so every timing below skips uploads
