@@ -26,11 +26,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from agent_shim.fleet.contracts import SUCCEEDED  # noqa: E402
-from agent_shim.fleet.controller import Controller, prepare_revision  # noqa: E402
+from agent_shim.fleet.controller import Controller  # noqa: E402
 from agent_shim.fleet.group import load_group  # noqa: E402
 from agent_shim.fleet.history import History  # noqa: E402
 from agent_shim.fleet.lb import NoLoadBalancer  # noqa: E402
 from agent_shim.fleet.preflight import preflight  # noqa: E402
+from agent_shim.fleet.revisions import prepare_revision  # noqa: E402
 from agent_shim.fleet.runner import build_runner  # noqa: E402
 from agent_shim.fleet.simulated import SimulatedFleet  # noqa: E402
 from agent_shim.fleet.transport_ssh import SshTransport  # noqa: E402

@@ -35,11 +35,10 @@ from agent_shim.fleet.controller import (
     REPLACEMENT,
     TRAFFIC,
     FleetRun,
-    Revision,
-    RevisionRefused,
     close_outcome,
     one_line,
 )
+from agent_shim.fleet.revisions import Revision, RevisionRefused
 from agent_shim.fleet.traffic import OUT
 from agent_shim.layout import new_deployment_id
 from agent_shim.plan import ROLLBACK_CREATOR

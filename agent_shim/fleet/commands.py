@@ -35,15 +35,10 @@ from agent_shim.fleet.contracts import (
     HostSpec,
     LoadBalancer,
 )
-from agent_shim.fleet.controller import (
-    Controller,
-    FleetRun,
-    Revision,
-    RevisionRefused,
-    prepare_revision,
-)
+from agent_shim.fleet.controller import Controller, FleetRun
 from agent_shim.fleet.group import LOCAL, DeploymentGroup, GroupFileError, load_group
 from agent_shim.fleet.history import GroupBusy, History
+from agent_shim.fleet.revisions import Revision, RevisionRefused, prepare_revision
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 ACTIONS = ("run", "plan", "check", "status", "history", "show", "rollback", "stop", "sync")
@@ -359,19 +354,11 @@ def run_preflight(
     """The preflight before anything changes (preflight.py); raises PreflightRefused with its lines.
     The open connections it made go to the controller. `--no-preflight` skips it: hosts that cannot be
     reached then fail one by one, by the minimum healthy hosts."""
-    from agent_shim.fleet.preflight import Preflight, preflight
+    from agent_shim.fleet.preflight import Preflight
 
     if getattr(context.args, "no_preflight", False):
         return Preflight()
-    checked = preflight(
-        context.group,
-        hosts,
-        controller.transport_for,
-        controller.lb,
-        runner=controller.runner,
-        revision=revision,
-        connect=connect,
-    )
+    checked = preflight_of(context, controller, hosts, revision, connect)
     if not checked.ok:
         checked.close()
         lines = checked.lines(context.group)
@@ -385,6 +372,23 @@ def run_preflight(
     return checked
 
 
+def preflight_of(
+    context: Context, controller: Controller, hosts: List[HostSpec], revision: Any, connect: bool = True
+) -> Any:
+    """preflight.preflight with this controller's transports, load balancer and runner."""
+    from agent_shim.fleet.preflight import preflight
+
+    return preflight(
+        context.group,
+        hosts,
+        controller.transport_for,
+        controller.lb,
+        runner=controller.runner,
+        revision=revision,
+        connect=connect,
+    )
+
+
 def cmd_check(context: Context) -> int:
     """`appspec deploy check`: the preflight alone, on every host of the group (like `cap deploy:check`)."""
     controller = controller_for(context)
@@ -395,16 +399,7 @@ def cmd_check(context: Context) -> int:
         else None
     )
     hosts = controller.planned_hosts()
-    from agent_shim.fleet.preflight import preflight
-
-    checked = preflight(
-        context.group,
-        hosts,
-        controller.transport_for,
-        controller.lb,
-        runner=controller.runner,
-        revision=revision,
-    )
+    checked = preflight_of(context, controller, hosts, revision)
     checked.close()
     lines = checked.lines(context.group)
     if context.format != "text":
@@ -589,11 +584,7 @@ def cmd_plan(context: Context) -> int:
     plan["lint"] = problems
     code = EXIT_FAILED if problems or plan["fails_at_once"] else EXIT_OK
     if getattr(context.args, "connect", False):
-        from agent_shim.fleet.preflight import preflight
-
-        checked = preflight(
-            context.group, controller.planned_hosts(), controller.transport_for, controller.lb
-        )
+        checked = preflight_of(context, controller, controller.planned_hosts(), None)
         checked.close()
         plan["preflight"] = {"problems": checked.lines(context.group), "answered": checked.checked}
         code = EXIT_USAGE if not checked.ok else code

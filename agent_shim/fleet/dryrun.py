@@ -8,8 +8,9 @@ from typing import Any, Dict, List, Optional, TextIO
 
 from agent_shim.fleet.config import deployment_order, simulate
 from agent_shim.fleet.contracts import HostSpec
-from agent_shim.fleet.controller import TRAFFIC_STEPS, Controller, Revision
+from agent_shim.fleet.controller import TRAFFIC_STEPS, Controller
 from agent_shim.fleet.group import LOCAL
+from agent_shim.fleet.revisions import Revision
 
 
 def build_plan(controller: Controller, bundle: Optional[str], bundle_type: Optional[str]) -> Dict[str, Any]:

@@ -12,8 +12,9 @@ from controller_support import LocalFleet
 
 from agent_shim.fleet.commands import load_balancer_for, transport_factory
 from agent_shim.fleet.contracts import SUCCEEDED, HostSpec
-from agent_shim.fleet.controller import Controller, prepare_revision
+from agent_shim.fleet.controller import Controller
 from agent_shim.fleet.history import History
+from agent_shim.fleet.revisions import prepare_revision
 from agent_shim.fleet.staging import StagedHost, Staging
 
 

@@ -1,0 +1,66 @@
+"""The revision of a fleet deployment: linted, archived (a folder becomes a .tgz, an S3 object is
+downloaded once, by the controller) and kept in the history's revision store, so that every host, and
+any later rollback or sync, receives exactly these bytes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from typing import Optional
+
+from agent_shim.fleet.history import History
+
+SUFFIXES = {"zip": ".zip", "tar": ".tar", "tgz": ".tgz"}
+
+
+class RevisionRefused(Exception):
+    """The revision cannot be deployed at all (unreadable, lint errors): nothing changed on any host."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    source: str  # as the user gave it
+    archive: str  # the archive every host receives (kept in the history's revision store)
+    bundle_type: str  # zip, tar, tgz
+    checksum: str  # sha256 of the archive
+    origin: str = ""  # s3://bucket/key?versionId=…&etag=… it was downloaded from (BUNDLE_* on hosts), or ""
+
+
+def prepare_revision(bundle: str, bundle_type: Optional[str], history: History) -> Revision:
+    """Lint the revision (a folder, zip, tar, tgz or s3:// object), archive a folder, and keep the
+    archive in the revision store. Raises RevisionRefused with the reasons, one per line."""
+    from agent_shim.bundle import BundleError, fetch, parse_location
+    from appspec_tools import bundler
+
+    scratch = tempfile.mkdtemp(prefix="appspec-fleet-")
+    origin = ""
+    try:
+        location = parse_location(bundle, bundle_type)
+        if location.is_s3:  # the controller downloads it once; hosts get the archive like any other
+            path, kind = (
+                os.path.join(scratch, "bundle" + SUFFIXES[location.bundle_type]),
+                location.bundle_type,
+            )
+            origin = fetch(location, path).url  # hosts get its BUNDLE_*: the version and ETag S3 gave
+        elif location.bundle_type == "directory":
+            path, kind = os.path.join(scratch, "revision.tgz"), "tgz"
+            bundler.build_bundle(location.path, path, bundle_type="tgz", preserve_modes=True)
+        else:
+            path, kind = location.path, location.bundle_type
+        if location.bundle_type != "directory":
+            bundler.lint_revision(path)
+        checksum = bundler.sha256_of(path)
+        stored = history.store_revision(path, checksum, SUFFIXES[kind])
+        return Revision(bundle, stored, kind, checksum, origin)
+    except bundler.LintRefused as exc:
+        errors = [p for p in exc.problems if p.severity.label == "error"] or exc.problems
+        lines = [f"{p.path}:{p.line}:{p.column}: {p.severity.label} {p.rule_id} {p.message}" for p in errors]
+        raise RevisionRefused(
+            "\n".join([*lines, f"{bundle}: the revision has lint errors; nothing was deployed"])
+        ) from None
+    except (BundleError, bundler.BundleError, ValueError, OSError) as exc:
+        raise RevisionRefused(f"{bundle}: {exc}") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
