@@ -121,8 +121,12 @@ CHECK_WORDS = {
 def describe_check(stat: Dict[str, str]) -> str:
     """`DOWN, last check: HTTP status 500 (L7STS, Internal Server Error)` from a `show stat` row."""
     status, code, text = (stat.get(k, "").strip() for k in ("check_status", "check_code", "last_chk"))
-    words = CHECK_WORDS.get(status.lstrip("*"), "")
-    said = f"{words} {code}".strip() if words == "HTTP status" else words or status or "no check yet"
+    status = status.lstrip("* ")  # "* L7STS": the last result, with a new check in progress
+    words = CHECK_WORDS.get(status, "")
+    if words == "HTTP status":
+        said = f"HTTP status {code}" if code else "a failing HTTP status"
+    else:
+        said = words or status or "no check yet"
     extra = ", ".join(part for part in (status if words else "", text) if part)
     return f"{stat.get('status', '?')}, last check: {said}" + (f" ({extra})" if extra else "")
 
@@ -197,20 +201,24 @@ class HaproxyLoadBalancer:
             self._set_state(host, "ready")
             registered = time.monotonic()
             verdict_after = self.health_check.verdict_after
+            settled: Dict[str, str] = {}  # the last finished check (one in progress shows "* " and no code)
             while True:
                 state, stat = self._row(self.states(), host), self._row(self.stats(), host)
                 op_state, admin = int(state.get("srv_op_state", -1)), int(state.get("srv_admin_state", 0))
                 if op_state == SRV_ST_RUNNING and not admin & ADMIN_NOT_READY:
                     return None
+                if stat.get("check_status") and not stat["check_status"].startswith("*"):
+                    settled = stat
+                seen = settled or stat
                 waited = time.monotonic() - registered
-                failing = stat.get("check_status", "").lstrip("*") not in CHECK_PASSED
-                if waited >= verdict_after and failing and stat.get("check_status"):
+                failing = seen.get("check_status", "").lstrip("* ") not in CHECK_PASSED
+                if waited >= verdict_after and failing and seen.get("check_status"):
                     return (
                         f"{name} failed its health check ({self.health_check.describe()}) for {waited:.1f}s: "
-                        f"{describe_check(stat)}"
+                        f"{describe_check(seen)}"
                     )
                 if waited >= timeout:
-                    return f"{name} not UP within {timeout:g}s ({describe_check(stat)})"
+                    return f"{name} not UP within {timeout:g}s ({describe_check(seen)})"
                 time.sleep(min(self.poll, max(0.0, timeout - waited)))
         except LoadBalancerError as exc:
             return str(exc)

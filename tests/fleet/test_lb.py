@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from agent_shim.fleet.contracts import HostSpec
-from agent_shim.fleet.lb import Elbv2LoadBalancer, HaproxyLoadBalancer, NoLoadBalancer
+from agent_shim.fleet.lb import Elbv2LoadBalancer, HaproxyLoadBalancer, NoLoadBalancer, describe_check
 from agent_shim.fleet.simulated import MARKER
 
 pytestmark = [pytest.mark.fleet, pytest.mark.slow]
@@ -109,6 +109,37 @@ def test_unknown_server_and_missing_socket_are_reasons(make_fleet, tmp_path):
     nowhere = HaproxyLoadBalancer(str(tmp_path / "missing.sock"), "web")
     assert "HAProxy runtime API" in nowhere.block(ghost, 1)
     assert nowhere.healthy([ghost]) == {"ghost": False}
+
+
+@pytest.mark.parametrize(
+    "row, said",
+    [
+        (
+            {
+                "status": "DOWN",
+                "check_status": "L7STS",
+                "check_code": "500",
+                "last_chk": "Internal Server Error",
+            },
+            "DOWN, last check: HTTP status 500 (L7STS, Internal Server Error)",
+        ),
+        # a check in progress: HAProxy shows the last result behind "* " and no code
+        (
+            {"status": "DOWN", "check_status": "* L7STS", "check_code": "", "last_chk": ""},
+            "DOWN, last check: a failing HTTP status (L7STS)",
+        ),
+        (
+            {"status": "DOWN", "check_status": "* L4CON", "check_code": "", "last_chk": "Connection refused"},
+            "DOWN, last check: connection refused or reset (L4CON, Connection refused)",
+        ),
+        (
+            {"status": "MAINT", "check_status": "", "check_code": "", "last_chk": ""},
+            "MAINT, last check: no check yet",
+        ),
+    ],
+)
+def test_a_check_row_is_said_in_words_even_while_a_new_check_runs(row, said):
+    assert describe_check(row) == said
 
 
 def test_no_load_balancer_does_nothing():
