@@ -126,10 +126,10 @@ def background(*arguments: str) -> subprocess.Popen:
     )
 
 
-def wait_for(path_glob_dir: str, prefix: str, timeout: float = 120) -> None:
+def wait_for(path_glob_dir: str, prefix: str, count: int = 1, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(name.startswith(prefix) for name in os.listdir(path_glob_dir)):
+        if sum(1 for name in os.listdir(path_glob_dir) if name.startswith(prefix)) >= count:
             return
         time.sleep(0.05)
     raise SystemExit(f"nothing reached {prefix} within {timeout}s")
@@ -236,7 +236,7 @@ def scenario_blue_green(scratch: str, v1: str, v2: str, kill: bool) -> None:
         event = "BeforeBlockTraffic" if kill else "AfterAllowTraffic"
         open(os.path.join(gate, f"hold-{event}"), "w").close()
         process = background("--group", group, "--bundle", v2)
-        wait_for(gate, f"reached-{event}")
+        wait_for(gate, f"reached-{event}", count=2)
         both = serving(fleet)
         signalled = time.monotonic()
         os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGINT)

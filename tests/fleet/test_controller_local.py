@@ -587,3 +587,17 @@ def test_a_timeline_that_cannot_be_written_is_refused_before_anything_is_deploye
     )
     assert code == 2 and complaint in err and "Traceback" not in err
     assert fleet.installed("a") is None and fleet.host_deployments("a") == []
+
+
+def test_check_and_the_preflight_flags(tmp_path):
+    fleet = LocalFleet(tmp_path, ("a", "b"))
+    group = str(fleet.group_path)
+    code, out, err = cli("check", "--group", group)
+    assert code == 0 and out.startswith("check: 2 of 2 hosts of deployment group web answer"), err
+    assert "nothing was changed" in out and fleet.host_deployments("a") == []
+    code, _, err = cli("status", "--group", group, "--connect")
+    assert code == 2 and "--connect goes with plan" in err
+    code, _, err = cli("plan", "--group", group, "--no-preflight")
+    assert code == 2 and "--no-preflight goes with a deployment or sync, not plan" in err
+    code, out, _ = cli("plan", "--group", group, "--connect")
+    assert code == 0 and "preflight: no problem; 2 host(s) answered over SSH" in out

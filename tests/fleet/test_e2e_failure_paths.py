@@ -66,11 +66,11 @@ class Gate:
         if skip_first:
             (self.dir / f"skip-first-{event}").touch()
 
-    def reached(self, event: str, timeout: float = 120) -> List[str]:
+    def reached(self, event: str, timeout: float = 120, hosts: int = 1) -> List[str]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = [p.name.rsplit("-", 1)[1] for p in self.dir.glob(f"reached-{event}-*")]
-            if found:
+            if len(found) >= hosts:
                 return found
             time.sleep(0.05)  # the hook can only say so through the file system
         raise AssertionError(f"no host reached {event} within {timeout}s")
@@ -288,7 +288,7 @@ def test_ctrl_c_during_a_blue_green_switch_puts_traffic_back_on_the_originals(ga
     traffic = load(fleet.url, rate=25, limit=120)
     gate.hold("AfterAllowTraffic")  # blue (the replacements) serve v2 and wait in their AllowTraffic trio
     process = controller("--group", group, "--bundle", revisions["v2"])
-    gate.reached("AfterAllowTraffic")
+    gate.reached("AfterAllowTraffic", hosts=2)
     assert serving(fleet) == FOUR  # mid-switch: both sets serve
     os.killpg(process.pid, signal.SIGINT)  # one Ctrl-C: `stop`
     time.sleep(0.5)
@@ -313,7 +313,7 @@ def test_a_controller_killed_mid_switch_leaves_a_record_that_status_reads_and_ro
     assert cli.deploy("--group", group, "--bundle", revisions["v1"]).code == 0
     gate.hold("BeforeBlockTraffic")  # blue serves v2 already; green waits before its BlockTraffic
     process = controller("--group", group, "--bundle", revisions["v2"])
-    gate.reached("BeforeBlockTraffic")
+    gate.reached("BeforeBlockTraffic", hosts=2)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
     gate.release()
@@ -465,3 +465,30 @@ def test_the_group_health_check_drives_haproxy_and_the_hooks(make_fleet, cli):
     scripts = next(log.glob(f"*/{host['host_deployment_id']}/logs/scripts.log")).read_text()
     assert f"probing http://{fleet.host('h1').address}:8080/health every 0.5s" in scripts
     assert "healthy 3, unhealthy 2, codes 200-299" in scripts
+
+
+def test_an_ssh_failure_is_one_line_in_the_users_terms(make_fleet, sample_bundles, tmp_path):
+    """Without the preflight, a host with a wrong key fails on its own: its reason names the host, what
+    failed and the fix, once in the summary (and once in the plain live lines), never shell text."""
+    fleet = make_fleet(2)
+    wrong_key = tmp_path / "wrong_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong_key)], check=True)
+    document = fleet.group_document(deployment_config=ALL)
+    document["hosts"][1]["key"] = str(wrong_key)
+    group = tmp_path / "group.yml"
+    group.write_text(json.dumps(document))
+    done = subprocess.run(
+        [sys.executable, "-m", "appspec_tools", "deploy", "--group", str(group), "--bundle"]
+        + [sample_bundles["v1"].path, "--no-preflight"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr  # AllAtOnce: h1 succeeded
+    lines = [line for line in done.stdout.splitlines() if "authentication failed" in line]
+    assert len(lines) == 2, done.stdout  # the live line as it happened, the summary's row
+    assert lines[0].startswith("host h2 failed") and lines[1].lstrip().startswith("h2 ")
+    reason = "cannot prepare the host: ssh h2 ("
+    assert all(reason in line and "check the host's key and user in the group file" in line for line in lines)
+    assert "printf" not in done.stdout + done.stderr and "running '" not in done.stdout
