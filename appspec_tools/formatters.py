@@ -33,14 +33,19 @@ def summary(problems: List[Problem], files: int) -> str:
     )
 
 
+def text_line(p: Problem, colour: bool = False) -> str:
+    """One problem as the text format prints it (also `appspec init`'s warnings), without the newline."""
+    label = p.severity.label
+    if colour:
+        label = f"{_COLOURS[p.severity]}{label}\033[0m"
+    hint = f" (fix: {p.hint})" if p.hint else ""
+    return f"{p.path}:{p.line}:{p.column}: {label} {p.rule_id} {p.message}{hint}"
+
+
 @formatter("text")
 def text(problems: List[Problem], files: int, out: TextIO, colour: bool) -> None:
     for p in problems:
-        label = p.severity.label
-        if colour:
-            label = f"{_COLOURS[p.severity]}{label}\033[0m"
-        hint = f" (fix: {p.hint})" if p.hint else ""
-        out.write(f"{p.path}:{p.line}:{p.column}: {label} {p.rule_id} {p.message}{hint}\n")
+        out.write(text_line(p, colour) + "\n")
     out.write(summary(problems, files) + "\n")
 
 

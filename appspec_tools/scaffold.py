@@ -1,8 +1,9 @@
 """`appspec init`: write an AppSpec into a revision folder, and for EC2/On-Premises the chosen hook scripts
 (byte copies of hooks/) with a hooks.env that configures them. Flags for CI, prompts on a terminal.
 
-Nothing is written when a file exists (without --force) or when the AppSpec would lint with a warning or
-an error; after writing, the folder is linted as a revision and the result printed.
+Nothing is written when a file exists (without --force) or when the AppSpec would have lint errors; after
+writing, the folder is linted as a revision: each finding (a warning the user's values asked for, such as
+FILE009) on stderr as `appspec lint` words it, the summary on stdout.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ DEFAULT_HOOKS = "stop,after-install,start,validate"
 DEFAULT_PORT = 8080
 SCRIPTS_DIR = "scripts"
 CONFIG_FILE = "hooks.env"  # beside the scripts: the first place hookkit looks (docs/hooks.md)
+# What `appspec deploy --install-root DIR` installs under and gives the hooks; unset (empty) on a real host.
+INSTALL_ROOT = "${INSTALL_ROOT:-}"
 APPSPEC_NAMES = ("appspec.yml", "appspec.yaml", "appspec.json")
 SHARED_MODULES = ("hookkit.py",)
 LB_MODULES = ("loadbalancer.py",)
@@ -140,14 +143,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        return _init(args, out)
+        return _init(args, out, err)
     except InitError as exc:
         err.write(f"appspec init: {exc}\n")
         return 2
 
 
-def _init(args: argparse.Namespace, out: TextIO) -> int:
-    from appspec_tools.formatters import FORMATTERS
+def _init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from appspec_tools.formatters import summary, text_line
     from appspec_tools.linter import LintOptions, lint_paths
 
     directory = args.directory
@@ -172,14 +175,16 @@ def _init(args: argparse.Namespace, out: TextIO) -> int:
             f"--platform {platform} needs {', '.join(ask.missing)} (or answer prompts on a terminal)"
         )
     files.insert(0, PlannedFile(name, _appspec_text(spec, name).encode("utf-8"), 0o644))
-    _check_lint_clean(files[0])
+    _refuse_lint_errors(files[0])
     _write(directory, files, args.force)
     for planned in files:
         out.write(f"wrote {os.path.normpath(os.path.join(directory, planned.path))}\n")
     report = lint_paths([directory], LintOptions())
     for message in report.errors:
-        out.write(f"appspec lint: {message}\n")
-    FORMATTERS["text"](report.problems, report.files, out, False)
+        err.write(f"appspec lint: {message}\n")
+    for problem in report.problems:
+        err.write(text_line(problem) + "\n")
+    out.write(summary(report.problems, report.files) + "\n")
     for note in notes:
         out.write(f"next: {note}\n")
     return 0
@@ -300,7 +305,8 @@ def hooks_env(args: argparse.Namespace, names: set) -> Tuple[str, List[str]]:
         "# Configuration of the hook scripts beside this file (written by `appspec init`): KEY=VALUE lines,",
         "# overridden by environment variables of the same name. Every setting: docs/hooks.md.",
         "# Relative paths resolve against APP_DIR; ${NAME} refers to another setting or a deployment variable.",
-        f"APP_DIR={_env_value(args.destination)}",
+        "# INSTALL_ROOT is set by `appspec deploy --install-root` (rehearsals without root); empty on real hosts.",
+        f"APP_DIR={_env_value(INSTALL_ROOT + _literal(args.destination))}",
     ]
     todo: List[str] = []
 
@@ -489,6 +495,11 @@ def _app_name(directory: str) -> str:
     return name or "app"
 
 
+def _literal(value: str) -> str:
+    """A hooks.env value part taken as written: hookkit reads `$$` as `$`, so `${...}` is not expanded."""
+    return value.replace("$", "$$")
+
+
 def _env_value(value: str) -> str:
     """A hooks.env value that reads back as written: hookkit strips one pair of surrounding quotes and
     surrounding blanks, so such values are wrapped in quotes of their own."""
@@ -542,15 +553,14 @@ def _appspec_text(spec: Any, name: str) -> str:
     return header + dump(spec)
 
 
-def _check_lint_clean(planned: PlannedFile) -> None:
-    """Values from flags or prompts that the linter rejects (a bad ARN, a runas that is no user name)
-    stop init before anything is written."""
-    from appspec_tools.linter import lint_bytes
-    from appspec_tools.problem import Severity
+def _refuse_lint_errors(planned: PlannedFile) -> None:
+    """Values from flags or prompts that make `appspec lint` fail (a bad ARN, equal Lambda versions) stop
+    init before anything is written; a warning is what the user asked for, printed after writing."""
+    from appspec_tools.linter import failing, lint_bytes
 
-    problems = [p for p in lint_bytes(planned.data, planned.path) if p.severity >= Severity.WARNING]
-    if problems:
-        found = "; ".join(f"{p.rule_id} {p.message}" for p in problems)
+    errors = [p for p in lint_bytes(planned.data, planned.path) if failing([p], strict=False)]
+    if errors:
+        found = "; ".join(f"{p.rule_id} {p.message}" for p in errors)
         raise InitError(f"the values given would make {planned.path} fail lint: {found}; nothing written")
 
 

@@ -1,9 +1,12 @@
-"""`appspec init`: what it writes lints clean, scripts are exact copies of hooks/, nothing is overwritten
-without --force, prompts on a terminal, one-line usage errors."""
+"""`appspec init`: what it writes lints clean (a warning the values ask for is printed, only an error
+refuses) and rehearses under `appspec deploy --install-root`, scripts are exact copies of hooks/, nothing is
+overwritten without --force, prompts on a terminal, one-line usage errors."""
 
 from __future__ import annotations
 
 import configparser
+import dataclasses
+import http.client
 import importlib.util
 import io
 import json
@@ -11,6 +14,8 @@ import os
 import pty
 import select
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +25,8 @@ import yaml
 
 from appspec_tools import scaffold
 from appspec_tools.cli import main
+from appspec_tools.problem import Severity
+from appspec_tools.rules import all_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = ROOT / "hooks"
@@ -204,7 +211,7 @@ def test_hooks_env_holds_the_flags_and_reads_back_with_hookkit(tmp_path):
     values, warnings = hookkit.parse_config_text(text, "hooks.env")
     assert warnings == []
     assert values == {
-        "APP_DIR": "/srv/web",
+        "APP_DIR": "${INSTALL_ROOT:-}/srv/web",
         "APP_PORT": "9000",
         "APP_START_COMMAND": command,
         "HEALTH_URL": "http://127.0.0.1:9000/ready",
@@ -212,6 +219,17 @@ def test_hooks_env_holds_the_flags_and_reads_back_with_hookkit(tmp_path):
     }
     script = tmp_path / "scripts" / "application_start.py"
     assert hookkit.find_config_file(str(script), {}) == str(tmp_path / "scripts" / "hooks.env")
+
+
+def test_app_dir_follows_install_root_like_the_sample_app(tmp_path):
+    """`appspec deploy --install-root I` installs under I and gives the hooks INSTALL_ROOT=I; a real host
+    has no INSTALL_ROOT. The destination itself is taken literally, a `$` included."""
+    assert run(["init", str(tmp_path), "--destination", "/srv/$web"])[0] == 0
+    hookkit = load_hookkit()
+    path = str(tmp_path / "scripts" / "hooks.env")
+    values, _ = hookkit.parse_config_text(Path(path).read_text(), path)
+    assert hookkit.Config(values, {}, path).app_dir() == "/srv/$web"
+    assert hookkit.Config(values, {"INSTALL_ROOT": "/tmp/i"}, path).app_dir() == "/tmp/i/srv/$web"
 
 
 def test_missing_start_command_and_load_balancer_are_left_as_commented_to_dos(tmp_path):
@@ -272,17 +290,18 @@ def test_an_existing_appspec_under_another_name_is_the_one_replaced(tmp_path):
         (["--hooks", "stop", "--health-url", "http://h/"], "--health-url is used by the validate hook"),
         (["--hooks", "stop", "--lb-events", "app"], "--lb-events is used by the deregister or register hook"),
         (["--runas", "web user"], "'web user' is not a user name"),
-        (["--destination", "/var/www/html"], "FILE009"),
         (["--platform", "ecs", *ECS[:-1], "0"], "'0' is not a TCP port"),
         (["--platform", "ecs", *ECS, "--subnets", SUBNETS], "--subnets and --security-groups go together"),
         (["--platform", "ecs", *ECS, "--capacity-provider", "FARGATE:x"], "NAME[:WEIGHT[:BASE]]"),
-        (["--platform", "ecs", "--task-definition", "web", *ECS[2:]], "ECS008"),
         (
             ["--platform", "lambda", *LAMBDA, "--hook", "BeforeAllowTrafic=f"],
             "(did you mean BeforeAllowTraffic?)",
         ),
-        (["--platform", "lambda", *LAMBDA[:-1], "3"], "LMB008"),
         (["--platform", "lambda", *LAMBDA[:-1], "latest"], "LMB007"),
+        (
+            ["--platform", "ecs", "--task-definition", "arn:aws:ecs:xx:1:task-definition/web", *ECS[2:]],
+            "ECS007",
+        ),
         (["--start-command", "a\nb"], "hooks.env values are one line"),
     ],
 )
@@ -292,6 +311,42 @@ def test_usage_errors_are_one_line_exit_2_and_write_nothing(tmp_path, argv, mess
     assert err.startswith("appspec init") and err.count("\n") == 1, err
     assert message in err
     assert written(tmp_path) == set()
+
+
+@pytest.mark.parametrize(
+    "argv, rule_id, written_as",
+    [
+        (["--destination", "/var/www/app"], "FILE009", "destination: /var/www/app"),
+        (["--platform", "ecs", "--task-definition", "web", *ECS[2:]], "ECS008", "TaskDefinition: web"),
+        (["--platform", "lambda", *LAMBDA[:-1], "3"], "LMB008", "TargetVersion: '3'"),
+    ],
+)
+def test_a_warning_is_written_as_asked_and_printed_on_stderr_as_lint_words_it(
+    tmp_path, argv, rule_id, written_as
+):
+    code, out, err = run(["init", str(tmp_path), *argv])
+    assert code == 0, err
+    (appspec,) = (p for p in tmp_path.iterdir() if p.name.startswith("appspec."))
+    assert written_as in appspec.read_text()
+    lint_code, lint_out, _ = run(["lint", "--no-config", str(tmp_path)])
+    *lint_lines, lint_summary = lint_out.splitlines()
+    assert lint_code == 0 and len(lint_lines) == 1 and f" warning {rule_id} " in lint_lines[0]
+    assert err.splitlines() == lint_lines
+    assert lint_summary in out.splitlines()
+
+
+def test_init_refuses_exactly_what_lint_fails_on(tmp_path, monkeypatch):
+    """The severity is the rule's own: FILE009 raised to an error fails lint of what init wrote before,
+    and then stops init."""
+    argv = ["--hooks", "none", "--destination", "/var/www/app"]
+    assert run(["init", str(tmp_path / "warned"), *argv])[0] == 0
+    assert run(["lint", "--no-config", str(tmp_path / "warned")])[0] == 0
+    rule = all_rules()["FILE009"]
+    monkeypatch.setitem(all_rules(), "FILE009", dataclasses.replace(rule, severity=Severity.ERROR))
+    assert run(["lint", "--no-config", str(tmp_path / "warned")])[0] == 1
+    code, out, err = run(["init", str(tmp_path / "refused"), *argv])
+    assert (code, out) == (2, "") and err.count("\n") == 1 and "fail lint: FILE009" in err
+    assert not (tmp_path / "refused").exists()
 
 
 def test_a_file_in_place_of_the_folder_is_a_usage_error(tmp_path):
@@ -481,3 +536,107 @@ def test_the_built_package_carries_the_hooks_and_init_writes_them_from_there(tmp
     )
     for path in HOOKS.glob("*.py"):
         assert (revision / "scripts" / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+# -- rehearsing what init wrote: `appspec deploy --root R --install-root I`, as docs/deploy.md describes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rehearse(revision: Path, tmp_path: Path, **environ: str) -> dict:
+    """One `appspec deploy` of the revision folder without root: its JSON report."""
+    argv = [sys.executable, "-m", "appspec_tools", "deploy", "--bundle", str(revision), "--format", "json"]
+    argv += ["--root", str(tmp_path / "root"), "--install-root", str(tmp_path / "install")]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **environ}
+    result = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    report = json.loads(result.stdout)
+    assert result.returncode == (0 if report["status"] == "Succeeded" else 1), result.stderr
+    return report
+
+
+def pids_in(pidfile: Path) -> list:
+    return [int(word) for word in pidfile.read_text().split()] if pidfile.exists() else []
+
+
+def stop_app(pid: int) -> None:
+    """SIGKILL the app's session (application_start gives it one of its own), if that pid is still it."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            if b"app/server.py" in handle.read():
+                os.killpg(pid, signal.SIGKILL)
+    except (OSError, ProcessLookupError):
+        pass
+
+
+def health(port: int) -> tuple:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)  # no proxy from the environment
+    try:
+        connection.request("GET", "/health")
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    finally:
+        connection.close()
+
+
+def failure(report: dict) -> str:
+    return "\n".join([report["message"], *(e["log_tail"] for e in report["events"] if e["log_tail"])])
+
+
+def statuses(report: dict) -> dict:
+    return {event["event"]: event["status"] for event in report["events"]}
+
+
+@pytest.mark.slow
+def test_an_app_init_configured_deploys_unchanged_under_install_root_and_passes_its_health_check(tmp_path):
+    """A repository with an app serving /health (the sample app's server), init with its start command,
+    then two rehearsals: the second runs the first's ApplicationStop."""
+    revision, port = tmp_path / "shop", free_port()
+    (revision / "app").mkdir(parents=True)
+    shutil.copy(ROOT / "sample_app" / "app" / "server.py", revision / "app" / "server.py")
+    command = "python3 app/server.py --port ${APP_PORT}"
+    argv = ["init", str(revision), "--yes", "--port", str(port), "--start-command", command]
+    assert run(argv)[0] == 0
+    pidfile = tmp_path / "install" / "opt" / "shop" / "run" / "app.pid"
+    # Deployment environment, not revision files: a quick health check and no drain on stop.
+    quick = {"HEALTH_INTERVAL": "0.2", "HEALTH_TIMEOUT": "0.2", "SAMPLE_APP_DRAIN_SECONDS": "0"}
+    started = []
+    try:
+        for number in (1, 2):
+            report = rehearse(revision, tmp_path, **quick)
+            started += pids_in(pidfile)
+            assert report["status"] == "Succeeded", failure(report)
+            assert statuses(report) == {
+                "ApplicationStop": "Skipped" if number == 1 else "Succeeded",
+                "DownloadBundle": "Succeeded",
+                "BeforeInstall": "Skipped",
+                "Install": "Succeeded",
+                "AfterInstall": "Succeeded",
+                "ApplicationStart": "Succeeded",
+                "ValidateService": "Succeeded",
+            }
+            log = (Path(report["deployment_dir"]) / "logs" / "scripts.log").read_text()
+            assert f"validate_service: probing http://127.0.0.1:{port}/health" in log
+            assert health(port) == (200, b"ok\n")
+        assert started[0] != started[1]
+        assert (tmp_path / "install" / "opt" / "shop" / "appspec.yml").is_file()
+    finally:
+        for pid in set(started + pids_in(pidfile)):
+            stop_app(pid)
+
+
+@pytest.mark.slow
+def test_a_fresh_folder_rehearses_up_to_the_start_command_init_asks_for(tmp_path):
+    """Init's defaults in an empty folder: nothing to start yet, which init says (`next: set
+    APP_START_COMMAND`); the rehearsal installs under INSTALL_ROOT and stops exactly there."""
+    code, out, _ = run(["init", str(tmp_path / "fresh")])
+    assert code == 0 and "next: set APP_START_COMMAND in scripts/hooks.env" in out
+    report = rehearse(tmp_path / "fresh", tmp_path)
+    events = {event["event"]: event for event in report["events"]}
+    assert events["AfterInstall"]["status"] == "Succeeded", failure(report)
+    assert events["ApplicationStart"]["status"] == "Failed"
+    assert "APP_START_COMMAND is not set" in events["ApplicationStart"]["log_tail"]
+    assert (tmp_path / "install" / "opt" / "fresh" / "scripts" / "hooks.env").is_file()
