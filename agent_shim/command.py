@@ -40,8 +40,6 @@ def request_from(args: argparse.Namespace) -> DeploymentRequest:
             origin_location(origin)
         except BundleError as exc:
             raise PlanError(f"appspec deploy: --bundle-origin {exc}") from None
-    if args.max_revisions < 1:
-        raise PlanError("appspec deploy: --max-revisions must be 1 or more (it counts this deployment)")
     return DeploymentRequest(
         bundle=args.bundle,
         bundle_type=args.bundle_type,
@@ -166,10 +164,6 @@ def report(result: DeploymentResult, out: TextIO) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if getattr(args, "group", None) or getattr(args, "action", None) not in (None, "run"):
-        from agent_shim.fleet.commands import run as run_fleet
-
-        return run_fleet(args, out, err)
     try:
         request = request_from(args)
         live: Optional[EventCallback] = None
@@ -195,6 +189,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"appspec deploy: {exc.strerror or exc}{where}; check --root and --install-root\n")
         return EXIT_USAGE
     healthy = True
+    if result.input_error and args.output_format == "text":  # one line, as a usage error
+        err.write(f"appspec deploy: {result.message}\n")
+        return EXIT_USAGE
     if args.output_format == "json":
         json.dump(result.to_dict(), out, indent=2)
         out.write("\n")
@@ -204,4 +201,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report(result, out)
         if result.succeeded:
             healthy = check_urls(args.check_url, out)
+    if result.input_error:
+        return EXIT_USAGE  # not a revision at all: an input error, as in `appspec lint`
     return EXIT_OK if result.succeeded and healthy else EXIT_FAILED

@@ -7,6 +7,7 @@ events in order (ApplicationStop … ValidateService), each from the right revis
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -101,6 +102,9 @@ class DeploymentResult:
     started: float = 0.0
     duration: float = 0.0
     changed_host: bool = False
+    input_error: bool = (
+        False  # refused for its input (not a revision at all, an unknown --events name): exit 2
+    )
     rollback: Optional[DeploymentResult] = None
 
     @property
@@ -270,12 +274,22 @@ class Deployment:
                 if directory
                 else os.path.realpath(self.root.bundle_file(self.group_id, self.deployment_id))
             )
-            with open_revision(target) as revision:  # one read of the bundle for the safety check and lint
+            opened = contextlib.ExitStack()
+            revision = opened.enter_context(open_revision(target))  # one read for the safety check and lint
+        except (BundleError, RevisionError) as exc:
+            result.input_error = True  # not a revision at all: an input error, as in `appspec lint`
+            return self._refuse(str(exc))
+        try:
+            with opened:
                 if not directory:
                     self.prefix = refuse_unsafe(revision, request.bundle)
                 problems = [] if request.skip_lint else lint_revision(revision)
+                unknown = self._unknown_events(revision)
         except (BundleError, RevisionError) as exc:
             return self._refuse(str(exc))
+        if unknown:
+            result.input_error = True
+            return self._refuse(unknown)
         shown = [
             f"{p.path}:{p.line}:{p.column}: {p.severity.label} {p.rule_id} {p.message}" for p in problems
         ]
@@ -285,6 +299,30 @@ class Deployment:
             count = f"{len(errors)} AppSpec error{'s' if len(errors) != 1 else ''}"
             return self._refuse(f"the revision has {count}; nothing was changed on this host")
         return True
+
+    def _unknown_events(self, revision: Any) -> str:
+        """`--events` may name custom events, as codedeploy-local allows, but only hooks the AppSpec has:
+        a name that is neither a lifecycle event nor one of its hooks is a mistake, not a skipped event."""
+        from appspec_tools.lifecycle import EC2_ORDER
+        from appspec_tools.model import AppSpecError, load
+
+        custom = [e.strip() for e in self.request.events or () if e.strip() and e.strip() not in EC2_ORDER]
+        if not custom or revision.appspec_member is None:
+            return ""
+        try:
+            spec = load(
+                revision.read(revision.appspec_member, 1 << 20), path=revision.appspec_member, platform="ec2"
+            )
+        except AppSpecError:
+            return ""  # the lint above has said what is wrong with it
+        hooks = sorted(getattr(spec, "hooks", None) or {})
+        missing = [name for name in custom if name not in hooks]
+        if not missing:
+            return ""
+        return (
+            f"--events: {', '.join(missing)} is neither a lifecycle event nor a hook of "
+            f"{revision.appspec_member} (its hooks: {', '.join(hooks) or 'none'}); check the spelling"
+        )
 
     def _refuse(self, message: str) -> bool:
         """Refused before any event: remove what the preflight created, so nothing is left on the host."""

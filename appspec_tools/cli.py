@@ -1,6 +1,8 @@
 """The `appspec` command: argument parsing and turning errors into one-line messages and exit codes.
 
-Exit codes: 0 clean, 1 findings at or above the failing level, 2 usage or I/O error.
+Three programs own their verbs and flags: `appspec deploy` (this host, like the agent), `appspec fleet`
+(a deployment group over SSH) and `appspec aws` (the CodeDeploy service). Exit codes: EXIT_CODES below,
+the same for every command.
 """
 
 from __future__ import annotations
@@ -13,7 +15,17 @@ from typing import Callable, Dict, List, NoReturn, Optional, TextIO
 from appspec_tools import __version__
 from appspec_tools.lifecycle import PLATFORMS
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CODES = (
+    (EXIT_OK, "success: the files are clean, the deployment succeeded"),
+    (EXIT_FINDINGS, "findings at or above the failing level, or a deployment failed, stopped or was refused"),
+    (
+        EXIT_USAGE,
+        "usage, configuration or input errors (a file that cannot be read, a group file, a preflight)",
+    ),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+)
+EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES)
 
 
 class UsageError(Exception):
@@ -35,7 +47,10 @@ def _use_colour(stream: TextIO, choice: str) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="appspec", description="Lint, generate and rehearse AWS CodeDeploy AppSpec revisions."
+        prog="appspec",
+        description="Lint, generate and rehearse AWS CodeDeploy AppSpec revisions.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"appspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -87,8 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     from appspec_tools import deploy_options
 
     deploy_options.configure_parser(
-        sub.add_parser("deploy", help="run a deployment on this host, like the agent")
+        sub.add_parser("deploy", help="run a deployment on this host, like the CodeDeploy agent")
     )
+
+    from appspec_tools import fleet_options, service_options
+
+    fleet_options.configure_parser(
+        sub.add_parser("fleet", help="deploy to a group of hosts over SSH, like the CodeDeploy service")
+    )
+    service_options.configure_parser(sub.add_parser("aws", help="deployments by the AWS CodeDeploy service"))
 
     demo = sub.add_parser("demo", help="deploy the sample app on this host and check it over HTTP")
     demo.add_argument(
@@ -109,7 +131,31 @@ def build_parser() -> argparse.ArgumentParser:
     bundle_options.configure_push_parser(
         sub.add_parser("push", help="bundle, upload to S3 and register the revision")
     )
+    _name_every_parser(parser)
     return parser
+
+
+def _name_every_parser(parser: argparse.ArgumentParser) -> None:
+    """Each (sub)command's parser records its prog, so a stray flag is reported by the command it was given to."""
+    parser.set_defaults(_prog=parser.prog)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _name_every_parser(child)
+
+
+# a flag of the old single `deploy` command: where it lives now
+MOVED_FLAGS = {
+    "--group": "a group of hosts is `appspec fleet VERB --group FILE`",
+    "--aws": "the AWS CodeDeploy service is `appspec aws deploy`",
+}
+
+
+def _unrecognized(args: argparse.Namespace, extra: List[str]) -> UsageError:
+    prog = getattr(args, "_prog", "appspec")
+    hints = [hint for flag, hint in MOVED_FLAGS.items() if any(e.split("=")[0] == flag for e in extra)]
+    where = f"; {'; '.join(hints)}" if hints and prog.endswith(" deploy") else ""
+    return UsageError(f"{prog}: unrecognized arguments: {' '.join(extra)}{where} (see `{prog} --help`)")
 
 
 def _rule_ids(values: List[str]) -> set:
@@ -122,6 +168,8 @@ def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from appspec_tools.linter import LintOptions, failing, lint_paths
     from appspec_tools.rules import all_rules
 
+    if args.config and args.no_config:
+        raise UsageError("appspec lint: --config and --no-config contradict each other; give one of them")
     try:
         config = load_config(None if args.no_config else (args.config or find_config()))
     except ConfigError as exc:
@@ -141,6 +189,8 @@ def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     report = lint_paths(args.paths, options, stdin=sys.stdin.buffer if "-" in args.paths else None)
     for message in report.errors:
         err.write(f"appspec lint: {message}\n")
+    if report.errors and not report.files:
+        return EXIT_USAGE  # nothing was read: no report, which would look like a clean run
     FORMATTERS[args.format](report.problems, report.files, out, _use_colour(out, args.color))
     strict = args.strict if args.strict is not None else config.strict
     if report.errors:
@@ -178,11 +228,19 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if args.aws:
-        from appspec_tools.aws.deploy import run as run_aws
-
-        return run_aws(args, out, err)
     from agent_shim.command import run  # imported only here: lint never loads the shim
+
+    return run(args, out, err)
+
+
+def cmd_fleet(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from agent_shim.fleet.commands import run
+
+    return run(args, out, err)
+
+
+def cmd_aws(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from appspec_tools.aws.deploy import run
 
     return run(args, out, err)
 
@@ -211,6 +269,8 @@ COMMANDS: Dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
     "schema": cmd_schema,
     "init": cmd_init,
     "deploy": cmd_deploy,
+    "fleet": cmd_fleet,
+    "aws": cmd_aws,
     "demo": cmd_demo,
     "bundle": cmd_bundle,
     "push": cmd_push,
@@ -222,7 +282,9 @@ def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None, err: Op
     err = err or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            raise _unrecognized(args, extra)
         if not args.command:
             parser.print_help(out)
             return EXIT_USAGE
@@ -232,7 +294,7 @@ def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None, err: Op
         return EXIT_USAGE
     except KeyboardInterrupt:
         err.write("interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # never a traceback for users; APPSPEC_DEBUG=1 shows it

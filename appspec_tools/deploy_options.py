@@ -1,13 +1,13 @@
-"""The `appspec deploy` arguments, defined here so that building the parser never imports agent_shim
-or boto3. One command, three targets: this host (the agent shim), a fleet over SSH (`--group FILE`),
-or AWS CodeDeploy itself (`--aws`)."""
+"""The `appspec deploy` arguments (one deployment on this host), and the option groups that `appspec
+fleet` and `appspec aws` share with it; defined here so that building the parser never imports agent_shim
+or boto3. Each program adds only the options it reads: a flag that does not apply is a usage error."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Sequence
 
 FILE_EXISTS = ("DISALLOW", "OVERWRITE", "RETAIN")
-FLEET_ACTIONS = ("run", "plan", "check", "status", "history", "show", "rollback", "stop", "sync")
 BUNDLE_TYPES = ("directory", "zip", "tar", "tgz")
 
 
@@ -15,80 +15,86 @@ def _upper(value: str) -> str:
     return value.upper()
 
 
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.description = (
-        "Run a deployment like the CodeDeploy agent: on this host (default), on a fleet over SSH "
-        "(--group FILE) or on AWS CodeDeploy (--aws)."
-    )
-    parser.add_argument(
-        "action",
-        nargs="?",
-        choices=FLEET_ACTIONS,
-        default="run",
-        help="with --group: run (default), plan (dry run), check (the preflight alone), status [ID], history, "
-        "show ID, rollback [ID], stop, sync HOST",
-    )
-    parser.add_argument(
-        "target", nargs="?", metavar="ID_OR_HOST", help="the deployment ID, or the HOST of sync"
-    )
-    fleet = parser.add_argument_group("a fleet (--group FILE)")
-    fleet.add_argument(
-        "--group",
-        metavar="FILE",
-        help="deployment group file (YAML): deploy to its hosts by its deployment configuration (docs/fleet.md)",
-    )
-    fleet.add_argument(
-        "--timeline",
-        metavar="FILE",
-        help="with run, rollback, sync, show or status: also write the deployment's timeline (hosts x lifecycle events) "
-        "to FILE, an .svg picture or an .html page",
-    )
-    fleet.add_argument(
-        "--connect",
-        action="store_true",
-        help="with plan: also run the preflight (every host answers over SSH, every load-balancer name resolves)",
-    )
-    fleet.add_argument(
-        "--no-preflight",
-        action="store_true",
-        help="with run or sync: skip the preflight; unreachable hosts then fail one by one, by the minimum "
-        "healthy hosts",
-    )
-    what = parser.add_argument_group("revision")
-    what.add_argument(
-        "--bundle",
-        metavar="PATH_OR_URL",
-        help="revision: a folder, .zip, .tar, .tgz, or s3://bucket/key[?versionId=...]",
-    )
-    what.add_argument(
-        "--type", dest="bundle_type", choices=BUNDLE_TYPES, help="bundle type (default: from the name)"
-    )
-    what.add_argument(
-        "--appspec-filename", default="appspec.yml", metavar="NAME", help="AppSpec file name in the revision"
-    )
+def non_negative(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds (0 or more)")
+    return number
 
-    common = parser.add_argument_group("deployment")
-    common.add_argument("--application", metavar="NAME", help="application name (APPLICATION_NAME)")
-    common.add_argument(
-        "--deployment-group", metavar="NAME", help="deployment group name (DEPLOYMENT_GROUP_NAME)"
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of 1 or more")
+    return number
+
+
+def add_revision_options(
+    parser: argparse.ArgumentParser,
+    where: str,
+    types: Sequence[str] = BUNDLE_TYPES,
+    required: bool = False,
+    appspec_filename: bool = True,
+) -> None:
+    what = parser.add_argument_group("revision")
+    what.add_argument("--bundle", metavar="PATH_OR_URL", required=required, help=f"revision: {where}")
+    what.add_argument(
+        "--type", dest="bundle_type", choices=types, help="bundle type (default: from the name)"
     )
-    common.add_argument(
+    if appspec_filename:
+        what.add_argument(
+            "--appspec-filename",
+            default="appspec.yml",
+            metavar="NAME",
+            help="AppSpec file name in the revision",
+        )
+
+
+def add_agent_options(group: argparse._ArgumentGroup) -> None:
+    """What a deployment asks of the agent, on this host or through the service."""
+    group.add_argument(
         "--file-exists-behavior",
         type=_upper,
         choices=FILE_EXISTS,
         help="default DISALLOW; the AppSpec's own value wins",
     )
-    common.add_argument(
+    group.add_argument(
         "--ignore-application-stop-failures",
         action="store_true",
         help="continue past failures of ApplicationStop, BeforeBlockTraffic and AfterBlockTraffic",
     )
+
+
+def add_format_option(parser: argparse.ArgumentParser, choices: Sequence[str], help: str) -> None:
+    parser.add_argument("--format", dest="output_format", choices=choices, default="text", help=help)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """`appspec deploy`: one deployment on this host, as the CodeDeploy agent runs it."""
+    parser.description = (
+        "Run a deployment on this host like the CodeDeploy agent. A group of hosts over SSH: `appspec "
+        "fleet`; the AWS CodeDeploy service: `appspec aws`."
+    )
+    add_revision_options(
+        parser, "a folder, .zip, .tar, .tgz, or s3://bucket/key[?versionId=...]", required=True
+    )
+    common = parser.add_argument_group("deployment")
+    common.add_argument("--application", metavar="NAME", help="application name (APPLICATION_NAME)")
     common.add_argument(
-        "--format",
-        dest="output_format",
-        choices=("text", "json", "jsonl"),
-        default="text",
-        help="text; json (one report at the end); jsonl (one JSON line per event, then the result: for the fleet)",
+        "--deployment-group", metavar="NAME", help="deployment group name (DEPLOYMENT_GROUP_NAME)"
+    )
+    add_agent_options(common)
+    add_format_option(
+        parser,
+        ("text", "json", "jsonl"),
+        "text (live lines, then a summary); json (one report at the end); jsonl (one JSON line per event, "
+        "then the result)",
     )
 
     local = parser.add_argument_group("this host (the agent shim)")
@@ -97,7 +103,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     local.add_argument(
         "--max-revisions",
-        type=int,
+        type=positive_int,
         default=5,
         metavar="N",
         help="revisions kept per group, counting this one (default 5)",
@@ -166,24 +172,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     local.add_argument(
         "--kill-grace",
-        type=float,
+        type=non_negative,
         default=5.0,
         metavar="SECONDS",
         help="SIGKILL a timed-out script's group this long after SIGTERM",
     )
-
-    aws = parser.add_argument_group("AWS CodeDeploy (--aws)")
-    aws.add_argument("--aws", action="store_true", help="create the deployment on AWS CodeDeploy with boto3")
-    aws.add_argument("--s3", metavar="s3://BUCKET/KEY", help="revision already in S3 (with --aws)")
-    aws.add_argument("--deployment-config", metavar="NAME", help="e.g. CodeDeployDefault.OneAtATime")
-    aws.add_argument("--description", metavar="TEXT")
-    aws.add_argument("--wait", action="store_true", help="follow the deployment until it ends")
-    aws.add_argument(
-        "--poll-interval",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="how often --wait polls (default 5)",
-    )
-    aws.add_argument("--region", metavar="REGION")
-    aws.add_argument("--profile", metavar="PROFILE")

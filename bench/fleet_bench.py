@@ -8,7 +8,7 @@ Prints, measured side by side in each of `--repeat` rounds (medians, and the ran
     rule add (docs/design.md, "Fleet benchmark"); also against twice one host, which adds the CPU
     contention of ten simulated hosts on this machine's cores;
   the controller's CPU time and peak memory per host (resource.getrusage of this process).
-Each deployment includes the preflight, as `appspec deploy --group` runs it (`--no-preflight`: without).
+Each deployment includes the preflight, as `appspec fleet deploy --group` runs it (`--no-preflight`: without).
 
 Needs root, sshd and ip (see docs/fleet-testing.md). Run: python3 bench/fleet_bench.py [--hosts 20]
 """

@@ -1,10 +1,10 @@
 """The fleet's failure paths, measured: the figures of docs/fleet.md's "When things go wrong".
 
 On 4 simulated hosts (real sshd in network namespaces) behind a real HAProxy, each failure is made to
-happen for real and timed through `appspec deploy --group`, as a user runs it, with steady load through
+happen for real and timed through `appspec fleet deploy --group`, as a user runs it, with steady load through
 HAProxy where traffic matters:
 
-  check      the preflight alone (`appspec deploy check`) on a healthy fleet, and one with a dead host;
+  check      the preflight alone (`appspec fleet check`) on a healthy fleet, and one with a dead host;
   lb-check   a revision whose ValidateService passes while the load balancer's check fails (OneAtATime,
              auto_rollback): how long until AllowTraffic fails, the rollback, failed requests;
   dead-host  a host whose network link goes down mid-hook: how long until it is failed (keepalives);
@@ -101,7 +101,7 @@ class Load:
 def appspec(*arguments: str, fmt: str = "json") -> Tuple[int, Dict[str, Any], float]:
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "appspec_tools", "deploy", *arguments, "--format", fmt],
+        [sys.executable, "-m", "appspec_tools", "fleet", *arguments, "--format", fmt],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
@@ -117,7 +117,7 @@ def appspec(*arguments: str, fmt: str = "json") -> Tuple[int, Dict[str, Any], fl
 
 def background(*arguments: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "appspec_tools", "deploy", *arguments, "--format", "jsonl"],
+        [sys.executable, "-m", "appspec_tools", "fleet", *arguments, "--format", "jsonl"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -159,7 +159,7 @@ def scenario_check(scratch: str, v1: str) -> None:
         print(
             f"check, one host dead (refused):       {took:5.2f}s (exit {code}; {len(result.get('problems', []))} problem)"
         )
-        code, _, took = appspec("--group", group, "--bundle", v1)
+        code, _, took = appspec("deploy", "--group", group, "--bundle", v1)
         print(f"deploy with that dead host:           {took:5.2f}s to refuse (exit {code}), nothing deployed")
     finally:
         fleet.stop()
@@ -169,10 +169,10 @@ def scenario_lb_check(scratch: str, v1: str, broken: str) -> None:
     fleet, _ = fresh_fleet(scratch, "lb")
     try:
         group = fleet.write_group_file(deployment_config="CodeDeployDefault.OneAtATime", auto_rollback=True)
-        appspec("--group", group, "--bundle", v1)
+        appspec("deploy", "--group", group, "--bundle", v1)
         load = Load(fleet.url)
         time.sleep(1)
-        code, result, took = appspec("--group", group, "--bundle", broken)
+        code, result, took = appspec("deploy", "--group", group, "--bundle", broken)
         time.sleep(1)
         requests, failures = load.stop()
         d = result["deployment"]
@@ -200,7 +200,7 @@ def scenario_dead_host(scratch: str, bundle: str, interval: float, count: int) -
                 "server_alive_count_max": count,
             },
         )
-        process = background("--group", group, "--bundle", bundle)
+        process = background("deploy", "--group", group, "--bundle", bundle)
         seen = set()
         for line in process.stdout:  # type: ignore[union-attr]
             record = json.loads(line)
@@ -231,11 +231,11 @@ def scenario_blue_green(scratch: str, v1: str, v2: str, kill: bool) -> None:
             deployment_config="CodeDeployDefault.AllAtOnce",
             blue_green={"blue": ["h1", "h2"], "green": ["h3", "h4"]},
         )
-        appspec("--group", group, "--bundle", v1)
+        appspec("deploy", "--group", group, "--bundle", v1)
         load = Load(fleet.url)
         event = "BeforeBlockTraffic" if kill else "AfterAllowTraffic"
         open(os.path.join(gate, f"hold-{event}"), "w").close()
-        process = background("--group", group, "--bundle", v2)
+        process = background("deploy", "--group", group, "--bundle", v2)
         wait_for(gate, f"reached-{event}", count=2)
         both = serving(fleet)
         signalled = time.monotonic()

@@ -1,4 +1,4 @@
-"""`appspec deploy --aws`: creating deployments against moto's server, and following them (instance
+"""`appspec aws deploy`: creating deployments against moto's server, and following them (instance
 targets and lifecycle events, which moto lacks) with botocore's Stubber on the same client."""
 
 import io
@@ -61,7 +61,7 @@ def run(*argv, clients=None, out=None, **options):
 def test_creates_the_deployment_with_revision_config_and_file_exists_behavior(aws):
     etag = aws.s3.head_object(Bucket=BUCKET, Key="web/release.zip")["ETag"].strip('"')
     code, out, err = run(
-        "deploy", "--aws", "--application", "web", "--deployment-group", "prod",
+        "aws", "deploy", "--application", "web", "--deployment-group", "prod",
         "--s3", f"s3://{BUCKET}/web/release.zip?etag={etag}", "--deployment-config", "CodeDeployDefault.AllAtOnce",
         "--file-exists-behavior", "overwrite", "--description", "release 42", "--ignore-application-stop-failures",
     )  # fmt: skip
@@ -86,7 +86,7 @@ def test_creates_the_deployment_with_revision_config_and_file_exists_behavior(aw
 
 def test_a_local_folder_is_linted_bundled_and_uploaded_then_deployed(aws):
     code, out, err = run(
-        "deploy", "--aws", "--application", "web", "--deployment-group", "prod",
+        "aws", "deploy", "--application", "web", "--deployment-group", "prod",
         "--bundle", CLEAN, "--s3", f"s3://{BUCKET}/web/", "--format", "json",
     )  # fmt: skip
     assert (code, err) == (0, "")
@@ -100,31 +100,31 @@ def test_a_local_folder_is_linted_bundled_and_uploaded_then_deployed(aws):
 
 
 def test_unknown_application_is_one_line(aws):
-    code, out, err = run("deploy", "--aws", "--application", "shop", "--deployment-group", "prod",
+    code, out, err = run("aws", "deploy", "--application", "shop", "--deployment-group", "prod",
                          "--s3", f"s3://{BUCKET}/web/release.zip")  # fmt: skip
     assert (code, out) == (2, "")
     assert err == (
-        f"appspec deploy: cannot deploy: application 'shop' does not exist in {REGION} "
+        f"appspec aws deploy: cannot deploy: application 'shop' does not exist in {REGION} "
         "(check the name, --region and --profile; `aws deploy list-applications` lists them)\n"
     )
 
 
 def test_unknown_deployment_group_is_one_line(aws):
-    code, _, err = run("deploy", "--aws", "--application", "web", "--deployment-group", "staging",
+    code, _, err = run("aws", "deploy", "--application", "web", "--deployment-group", "staging",
                        "--s3", f"s3://{BUCKET}/web/release.zip")  # fmt: skip
     assert code == 2
     assert err == (
-        f"appspec deploy: cannot deploy: deployment group 'staging' does not exist in application 'web' "
+        f"appspec aws deploy: cannot deploy: deployment group 'staging' does not exist in application 'web' "
         f"({REGION}); `aws deploy list-deployment-groups --application-name web` lists them\n"
     )
 
 
 def test_missing_credentials_are_one_line(endpoint, monkeypatch, tmp_path):
     use_emulator(monkeypatch, endpoint, tmp_path, credentials=False)
-    code, _, err = run("deploy", "--aws", "--application", "web", "--deployment-group", "prod",
+    code, _, err = run("aws", "deploy", "--application", "web", "--deployment-group", "prod",
                        "--s3", f"s3://{BUCKET}/web/release.zip")  # fmt: skip
     assert code == 2
-    assert err.startswith("appspec deploy: cannot deploy: no AWS credentials found: boto3 looked in")
+    assert err.startswith("appspec aws deploy: cannot deploy: no AWS credentials found: boto3 looked in")
     assert err.count("\n") == 1
 
 
@@ -137,11 +137,11 @@ def test_access_denied_is_one_line(aws):
             "codedeploy:GetDeploymentGroup",
             http_status_code=400,
         )
-        code, _, err = run("deploy", "--aws", "--application", "web", "--deployment-group", "prod",
+        code, _, err = run("aws", "deploy", "--application", "web", "--deployment-group", "prod",
                            "--s3", f"s3://{BUCKET}/web/release.zip", clients=aws)  # fmt: skip
     assert code == 2
     assert err == (
-        "appspec deploy: cannot deploy: access denied to GetDeploymentGroup: User: arn:aws:iam::123456789012:"
+        "appspec aws deploy: cannot deploy: access denied to GetDeploymentGroup: User: arn:aws:iam::123456789012:"
         "user/ci is not authorized to perform: codedeploy:GetDeploymentGroup (the identity boto3 found lacks "
         "the permission; check --profile, or `aws sts get-caller-identity`)\n"
     )
@@ -149,7 +149,7 @@ def test_access_denied_is_one_line(aws):
 
 def test_bucket_in_another_region_is_refused_before_creating(aws):
     aws.s3.create_bucket(Bucket="eu-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    code, _, err = run("deploy", "--aws", "--application", "web", "--deployment-group", "prod",
+    code, _, err = run("aws", "deploy", "--application", "web", "--deployment-group", "prod",
                        "--s3", "s3://eu-bucket/web/release.zip")  # fmt: skip
     assert code == 2
     assert "bucket 'eu-bucket' is in eu-west-1, the deployment in us-east-1" in err
@@ -162,8 +162,8 @@ def test_bucket_in_another_region_is_refused_before_creating(aws):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        ([], "--aws needs a revision: --s3 s3://BUCKET/KEY, or --bundle DIR with --s3 s3://BUCKET/PREFIX/"),
-        (["--bundle", CLEAN], "--aws with a local --bundle needs --s3 s3://BUCKET/PREFIX/ to upload it to"),
+        ([], "a revision is needed: --s3 s3://BUCKET/KEY, or --bundle DIR with --s3 s3://BUCKET/PREFIX/"),
+        (["--bundle", CLEAN], "a local --bundle needs --s3 s3://BUCKET/PREFIX/ to upload it to"),
         (["--s3", f"s3://{BUCKET}/web/"], f"s3://{BUCKET}/web/ is a prefix; name the object (s3://BUCKET/KEY), "
          "or pass --bundle DIR to upload one"),
         (["--s3", f"s3://{BUCKET}/web/release"], f"cannot tell the bundle type of s3://{BUCKET}/web/release from "
@@ -171,13 +171,47 @@ def test_bucket_in_another_region_is_refused_before_creating(aws):
     ],
 )  # fmt: skip
 def test_revision_usage_errors(aws, extra, message):
-    code, _, err = run("deploy", "--aws", "--application", "web", "--deployment-group", "prod", *extra)
-    assert (code, err) == (2, f"appspec deploy: {message}\n")
+    code, _, err = run("aws", "deploy", "--application", "web", "--deployment-group", "prod", *extra)
+    assert (code, err) == (2, f"appspec aws deploy: {message}\n")
 
 
 def test_application_and_group_are_required(aws):
-    code, _, err = run("deploy", "--aws", "--s3", f"s3://{BUCKET}/web/release.zip")
-    assert (code, err) == (2, "appspec deploy: --aws needs --application NAME and --deployment-group NAME\n")
+    code, _, err = run("aws", "deploy", "--s3", f"s3://{BUCKET}/web/release.zip")
+    assert code == 2 and err == (
+        "appspec aws deploy: the following arguments are required: --application, --deployment-group "
+        "(see `appspec aws deploy --help`)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("deploy", "plan", "--aws"),  # the old single command's spellings: a read verb with --aws
+        ("deploy", "history", "--aws"),
+        ("deploy", "stop", "--aws"),
+        ("deploy", "rollback", "--aws"),
+        ("deploy", "--aws"),
+        ("aws", "plan"),
+        ("aws", "status"),
+        ("aws", "deploy", "--group", "g.yml"),  # the fleet's flag
+        ("aws", "deploy", "--root", "/x"),  # this host's flag
+        ("fleet", "deploy", "--group", "g.yml", "--bundle", "b.zip", "--region", "xx"),  # the service's flag
+    ],
+)
+def test_no_misplaced_or_read_verb_creates_a_deployment(aws, argv):
+    revision = (
+        "--application",
+        "web",
+        "--deployment-group",
+        "prod",
+        "--s3",
+        f"s3://{BUCKET}/web/release.zip",
+    )
+    before = aws.codedeploy.list_deployments(applicationName="web", deploymentGroupName="prod")["deployments"]
+    code, out, err = run(*argv, *revision)
+    after = aws.codedeploy.list_deployments(applicationName="web", deploymentGroupName="prod")["deployments"]
+    assert (code, out, after) == (2, "", before), err
+    assert len(err.splitlines()) == 1 and err.startswith("appspec ") and "Traceback" not in err
 
 
 # --- following deployments (Stubber: moto has no instance targets or lifecycle events) -----------------
@@ -306,7 +340,7 @@ def expect_failed_deployment(stub):
     expect_poll(stub, finished, instances_finished())
 
 
-WAIT = ("deploy", "--aws", "--application", "web", "--deployment-group", "prod",
+WAIT = ("aws", "deploy", "--application", "web", "--deployment-group", "prod",
         "--s3", f"s3://{BUCKET}/web/release.zip", "--wait")  # fmt: skip
 
 
@@ -489,6 +523,6 @@ def test_losing_track_of_the_deployment_is_one_line(aws):
         code, _, err = run(*WAIT, clients=aws)
     assert code == 2
     assert err == (
-        f"appspec deploy: lost track of deployment {DEPLOYMENT} (it goes on in CodeDeploy): "
+        f"appspec aws deploy: lost track of deployment {DEPLOYMENT} (it goes on in CodeDeploy): "
         "GetDeployment failed: ThrottlingException: Rate exceeded\n"
     )

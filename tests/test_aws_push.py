@@ -67,7 +67,7 @@ def test_push_uploads_the_reproducible_bundle_and_prints_how_to_deploy_it(aws, t
         "To deploy it, run one of:",
         f"  aws deploy create-deployment --application-name web --s3-location bucket={BUCKET},key={key},"
         f"bundleType=zip,eTag={etag} --deployment-group-name <deployment-group-name>",
-        f"  appspec deploy --aws --application web --deployment-group <deployment-group-name> "
+        f"  appspec aws deploy --application web --deployment-group <deployment-group-name> "
         f"--s3 's3://{BUCKET}/{key}?etag={etag}' --wait",
     ]
     assert out.startswith(f"bundled 10 entries as zip ({human_size(len(local))}) sha256 {digest}\n")

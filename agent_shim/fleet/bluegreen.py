@@ -51,7 +51,7 @@ def deploy(ctl: Controller, revision: Revision) -> FleetRun:
     """Take the idle set out of the load balancer, deploy to it by the config, then switch traffic: the
     AllowTraffic trio on the replacement hosts, the BlockTraffic trio on the originals, which stay
     drained (kept for `keep_blue_seconds`: the window in which `rollback` switches back without
-    redeploying). A stop during the switch (Ctrl-C, `appspec deploy stop`) lets the trios in flight
+    redeploying). A stop during the switch (Ctrl-C, `appspec fleet stop`) lets the trios in flight
     finish, then puts traffic back on the originals; so does a failed switch with auto_rollback."""
     bg, group = ctl.group.blue_green, ctl.group
     assert bg is not None
@@ -155,10 +155,10 @@ def split_traffic(ctl: Controller, deployment: FleetDeployment) -> str:
     if new and old:
         return (
             f"traffic is split: {', '.join(new)} (new revision) and {', '.join(old)} (previous) serve; "
-            f"`appspec deploy rollback --group {ctl.group.path}` puts it back on the original hosts"
+            f"`appspec fleet rollback --group {ctl.group.path}` puts it back on the original hosts"
         )
     if not serving:
-        return "no host of the group takes traffic; `appspec deploy rollback` puts it back on the originals"
+        return "no host of the group takes traffic; `appspec fleet rollback` puts it back on the originals"
     return ""
 
 

@@ -1,17 +1,18 @@
-"""`appspec deploy --group FILE …`: the fleet's command line.
+"""`appspec fleet VERB --group FILE …`: the fleet's command line (the parser is
+appspec_tools/fleet_options.py: each verb has only its own options).
 
-    appspec deploy --group FILE --bundle B        deploy B to the group's hosts
-    appspec deploy plan --group FILE [--bundle B] dry run: order, batches, what each host runs
-    appspec deploy check --group FILE [--bundle B] the preflight alone: hosts answer, names resolve
-    appspec deploy status [ID] --group FILE       the latest (or ID) deployment, hosts' last known state
-    appspec deploy history --group FILE           the group's deployments, newest first
-    appspec deploy show ID --group FILE           one deployment in full (--format json for JSON)
-    appspec deploy rollback [ID] --group FILE     roll back the latest deployment
-    appspec deploy stop --group FILE              ask the running deployment to stop
-    appspec deploy sync HOST --group FILE         give HOST the group's last good revision
+    appspec fleet deploy --group FILE --bundle B   deploy B to the group's hosts
+    appspec fleet plan --group FILE [--bundle B]   dry run: order, batches, what each host runs
+    appspec fleet check --group FILE [--bundle B]  the preflight alone: hosts answer, names resolve
+    appspec fleet status [ID] --group FILE         the latest (or ID) deployment, hosts' last known state
+    appspec fleet history --group FILE             the group's deployments, newest first
+    appspec fleet show ID --group FILE             one deployment in full (--format json for JSON)
+    appspec fleet rollback [ID] --group FILE       roll back the latest deployment
+    appspec fleet stop [ID] --group FILE           ask the running deployment to stop
+    appspec fleet sync HOST --group FILE           give HOST the group's last good revision
 
 Exit codes: 0 succeeded, 1 the deployment failed or stopped (or nothing to stop), 2 usage, group file or
-history problems, or the group is busy.
+history problems, a preflight problem, or the group is busy.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from agent_shim.fleet.history import GroupBusy, History
 from agent_shim.fleet.revisions import Revision, RevisionRefused, prepare_revision
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-ACTIONS = ("run", "plan", "check", "status", "history", "show", "rollback", "stop", "sync")
 
 
 @dataclass
@@ -67,9 +67,7 @@ class PreflightRefused(Exception):
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     action = getattr(args, "action", None) or "run"
-    if not getattr(args, "group", None):
-        err.write(f"appspec deploy {action}: --group FILE is required (the deployment group file)\n")
-        return EXIT_USAGE
+    name = f"appspec fleet {getattr(args, 'fleet_verb', None) or action}"
     try:
         group = load_group(args.group)
     except GroupFileError as exc:
@@ -78,25 +76,19 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         history = History(group.history_path)
     except Exception as exc:  # noqa: BLE001 - sqlite3.Error, OSError: one line
-        err.write(f"appspec deploy: cannot open the history {group.history_path}: {exc}\n")
+        err.write(f"{name}: cannot open the history {group.history_path}: {exc}\n")
         return EXIT_USAGE
     context = Context(args, group, history, out, err)
     try:
-        if getattr(args, "target", None) and action in ("run", "plan", "history"):
-            raise UsageError(f"unexpected argument {args.target!r} (see appspec deploy --help)")
         check_timeline_option(action, getattr(args, "timeline", None))
-        if getattr(args, "connect", False) and action != "plan":
-            raise UsageError("--connect goes with plan (check always connects)")
-        if getattr(args, "no_preflight", False) and action not in ("run", "sync"):
-            raise UsageError(f"--no-preflight goes with a deployment or sync, not {action}")
         return HANDLERS[action](context)
     except PreflightRefused as exc:
         err.write(f"{exc}\n")
         return EXIT_USAGE
     except (UsageError, GroupBusy, RevisionRefused, KeyError) as exc:
         text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        err.write(f"appspec deploy {action}: {text}\n" if "\n" not in text else f"{text}\n")
-        return EXIT_USAGE if not isinstance(exc, RevisionRefused) else EXIT_FAILED
+        err.write(f"{name}: {text}\n" if "\n" not in text else f"{text}\n")
+        return EXIT_FAILED if isinstance(exc, RevisionRefused) and not exc.unreadable else EXIT_USAGE
     finally:
         history.close()
 
@@ -227,7 +219,7 @@ def write_timelines(context: Context, deployments: List[FleetDeployment]) -> Lis
                 handle.write(text)
             os.replace(partial, target)
         except OSError as exc:  # the deployment is over and recorded: say so, report the rest
-            context.err.write(f"appspec deploy: cannot write the timeline {target}: {exc.strerror or exc}\n")
+            context.err.write(f"appspec fleet: cannot write the timeline {target}: {exc.strerror or exc}\n")
             target = None
         written.append(target)
     return written
@@ -308,7 +300,7 @@ def cmd_rollback(context: Context) -> int:
 
 def cmd_sync(context: Context) -> int:
     if not context.args.target:
-        raise UsageError("sync needs the HOST to bring up to date: appspec deploy sync HOST --group FILE")
+        raise UsageError("sync needs the HOST to bring up to date: appspec fleet sync HOST --group FILE")
     notes = context.history.reconcile(context.group.application, context.group.name)
     controller = controller_for(context)
     host = context.group.host(context.args.target)
@@ -325,7 +317,7 @@ def cmd_sync(context: Context) -> int:
 
 @contextlib.contextmanager
 def ctrl_c_stops(controller: Controller, err: TextIO) -> Iterator[None]:
-    """While a deployment runs, the first Ctrl-C is `appspec deploy stop` for the deployment in progress
+    """While a deployment runs, the first Ctrl-C is `appspec fleet stop` for the deployment in progress
     (hosts in flight finish, a blue/green switch is undone), whatever the controller is doing when it
     comes; a second one leaves at once (the deployment then reads as interrupted)."""
     if threading.current_thread() is not threading.main_thread():
@@ -338,7 +330,7 @@ def ctrl_c_stops(controller: Controller, err: TextIO) -> Iterator[None]:
             raise KeyboardInterrupt
         pressed.append(signum)
         controller.stop_signal.set()
-        err.write("appspec deploy: stopping: the hosts in flight finish (Ctrl-C again to leave at once)\n")
+        err.write("appspec fleet: stopping: the hosts in flight finish (Ctrl-C again to leave at once)\n")
         err.flush()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
@@ -365,7 +357,7 @@ def run_preflight(
         count = len(lines)
         raise PreflightRefused(
             "\n".join(lines)
-            + f"\nappspec deploy: {count} problem{'s' * (count != 1)} found before any host was changed; nothing "
+            + f"\nappspec fleet: {count} problem{'s' * (count != 1)} found before any host was changed; nothing "
             "was deployed (fix them, or run with --no-preflight to deploy to the hosts that work)"
         )
     controller.connections = checked
@@ -390,7 +382,7 @@ def preflight_of(
 
 
 def cmd_check(context: Context) -> int:
-    """`appspec deploy check`: the preflight alone, on every host of the group (like `cap deploy:check`)."""
+    """`appspec fleet check`: the preflight alone, on every host of the group (like `cap deploy:check`)."""
     controller = controller_for(context)
     bundle = getattr(context.args, "bundle", None)
     revision = (
@@ -426,7 +418,7 @@ def cmd_check(context: Context) -> int:
         )
         return EXIT_OK
     context.err.write(
-        f"appspec deploy check: {len(lines)} problem{'s' * (len(lines) != 1)}; nothing was changed\n"
+        f"appspec fleet check: {len(lines)} problem{'s' * (len(lines) != 1)}; nothing was changed\n"
     )
     return EXIT_USAGE
 
@@ -438,11 +430,15 @@ def cmd_stop(context: Context) -> int:
     if context.args.target and context.args.target != running:
         raise UsageError(f"deployment {context.args.target} is not in progress")
     if running is None or not history.request_stop(running):
-        context.err.write(f"appspec deploy stop: no deployment of group {group.name} is in progress\n")
+        context.err.write(f"appspec fleet stop: no deployment of group {group.name} is in progress\n")
         return EXIT_FAILED
-    context.out.write(
-        f"stop requested for deployment {running}: hosts in flight finish, no other host starts\n"
-    )
+    if context.format == "json":
+        json.dump({"stop_requested": running}, context.out)
+        context.out.write("\n")
+    else:
+        context.out.write(
+            f"stop requested for deployment {running}: hosts in flight finish, no other host starts\n"
+        )
     return EXIT_OK
 
 
@@ -506,7 +502,7 @@ def traffic_state(context: Context) -> Dict[str, Any]:
 
 def cmd_show(context: Context) -> int:
     if not context.args.target:
-        raise UsageError("show needs a deployment ID: appspec deploy show ID --group FILE (see `history`)")
+        raise UsageError("show needs a deployment ID: appspec fleet show ID --group FILE (see `history`)")
     return cmd_status(context)
 
 
@@ -575,8 +571,9 @@ def cmd_plan(context: Context) -> int:
                 f"{p.path}:{p.line}:{p.column}: {p.severity.label} {p.rule_id} {p.message}"
                 for p in exc.problems
             ]
-        except (bundler.BundleError, OSError) as exc:
-            problems = [f"{bundle}: {exc}"]
+        except (bundler.BundleError, OSError) as exc:  # not a revision at all: an input error
+            said = str(exc)
+            raise RevisionRefused(said if bundle in said else f"{bundle}: {said}", unreadable=True) from None
     controller = Controller(
         context.group, context.history, transport_factory(context.group), load_balancer_for(context.group)
     )

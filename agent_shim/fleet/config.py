@@ -228,7 +228,7 @@ def simulate(
     hosts: Sequence[str], minimum: int, limit: Optional[int] = None, down: Sequence[str] = ()
 ) -> List[List[str]]:
     """The batches of a deployment in which every host succeeds and the hosts of a batch end together:
-    what `appspec deploy plan` shows."""
+    what `appspec fleet plan` shows."""
     window = RollingWindow(hosts, minimum, down)
     batches: List[List[str]] = []
     while window.verdict is None:

@@ -330,7 +330,7 @@ class Controller:
                 outcome = done.get(timeout=self.poll)
             except queue.Empty:
                 continue
-            except KeyboardInterrupt:  # the first Ctrl-C is `appspec deploy stop`; a second one leaves
+            except KeyboardInterrupt:  # the first Ctrl-C is `appspec fleet stop`; a second one leaves
                 if window.stopping:
                     raise
                 self.history.request_stop(deployment.deployment_id)
@@ -341,7 +341,7 @@ class Controller:
         return verdict
 
     def stop_wanted(self, deployment: FleetDeployment) -> bool:
-        """Whether the deployment is asked to stop: by `appspec deploy stop` (the history's flag) or by a
+        """Whether the deployment is asked to stop: by `appspec fleet stop` (the history's flag) or by a
         Ctrl-C caught as `stop_signal`, which is recorded as that flag for this deployment."""
         if self.stop_signal.is_set():
             self.stop_signal.clear()
@@ -352,7 +352,7 @@ class Controller:
         self, deployment: FleetDeployment, names: Sequence[str], work: Callable[[str], T]
     ) -> Dict[str, T]:
         """`work(name)` for every host, at most max_parallel_ssh at once; host → its result. The first
-        Ctrl-C while waiting is `appspec deploy stop` (the work in flight finishes, none other starts:
+        Ctrl-C while waiting is `appspec fleet stop` (the work in flight finishes, none other starts:
         those hosts have no result); a second one leaves at once."""
         if not names:
             return {}

@@ -1,4 +1,4 @@
-"""The dry run of a fleet deployment (`appspec deploy plan`): the order, the batches the rolling window
+"""The dry run of a fleet deployment (`appspec fleet plan`): the order, the batches the rolling window
 would start if every host succeeds, and what each host would go through and run. Reads the group file
 and the history only; no host is contacted."""
 

@@ -224,7 +224,7 @@ class History:
                         raise GroupBusy(
                             f"deployment group {d.group} is busy: deployment {row['lock_deployment']} is in progress "
                             f"(controller pid {holder.get('pid')} on {holder.get('host')}); wait for it or run "
-                            "`appspec deploy stop` (CodeDeploy allows one deployment per group at a time)"
+                            "`appspec fleet stop` (CodeDeploy allows one deployment per group at a time)"
                         )
                     if not ours:
                         notes.append(self._interrupt(row["lock_deployment"], holder))

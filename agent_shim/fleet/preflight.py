@@ -12,7 +12,7 @@
   ELBv2's target groups (describe-target-groups, describe-target-health).
 
 Each problem is one `FILE:LINE:COL: place: problem; fix` line. Nothing is changed on a host or in the
-load balancer; `appspec deploy check` runs the same checks on demand, `plan --connect` adds them to the
+load balancer; `appspec fleet check` runs the same checks on demand, `plan --connect` adds them to the
 dry run.
 """
 

@@ -16,7 +16,13 @@ SUFFIXES = {"zip": ".zip", "tar": ".tar", "tgz": ".tgz"}
 
 
 class RevisionRefused(Exception):
-    """The revision cannot be deployed at all (unreadable, lint errors): nothing changed on any host."""
+    """The revision cannot be deployed at all (unreadable, lint errors): nothing changed on any host.
+    `unreadable`: it is not a revision at all (a missing file, not an archive): an input error, exit 2, as
+    in `appspec lint`; otherwise (lint errors, nothing to roll back to) the deployment fails, exit 1."""
+
+    def __init__(self, message: str, unreadable: bool = False) -> None:
+        super().__init__(message)
+        self.unreadable = unreadable
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ def prepare_revision(bundle: str, bundle_type: Optional[str], history: History) 
             "\n".join([*lines, f"{bundle}: the revision has lint errors; nothing was deployed"])
         ) from None
     except (BundleError, bundler.BundleError, ValueError, OSError) as exc:
-        raise RevisionRefused(f"{bundle}: {exc}") from None
+        said = str(exc)
+        raise RevisionRefused(said if bundle in said else f"{bundle}: {said}", unreadable=True) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

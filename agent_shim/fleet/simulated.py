@@ -551,7 +551,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"\ngroup file {group_file}:\n")
         with open(group_file) as handle:
             print(handle.read())
-        print(f"deploy:  appspec deploy --group {group_file} --bundle sample_app")
+        print(f"deploy:  appspec fleet deploy --group {group_file} --bundle sample_app")
         print(f"watch:   curl {fleet.url}   (HAProxy runtime API: {fleet.haproxy_socket})")
         print("stop:    Ctrl-C (removes the hosts, namespaces and files)", flush=True)
         while not stop:

@@ -46,17 +46,17 @@ class LeftOut:
         if not self.expected:
             return (
                 f"{self.host} still takes traffic since {r.event} of {r.deployment_id} ({when}) though it is "
-                f"not in the serving set; `appspec deploy rollback --group {group_file}` puts traffic back "
+                f"not in the serving set; `appspec fleet rollback --group {group_file}` puts traffic back "
                 "on the serving set"
             )
         if r.state == CHANGING:
             return (
                 f"{self.host}: its {r.event} of {r.deployment_id} ({when}) never finished: the load balancer may "
-                f"or may not route to it; `appspec deploy sync {self.host} --group {group_file}` puts it back"
+                f"or may not route to it; `appspec fleet sync {self.host} --group {group_file}` puts it back"
             )
         return (
             f"{self.host} is out of the load balancer since {r.event} of {r.deployment_id} ({when}){because}; "
-            f"`appspec deploy sync {self.host} --group {group_file}` puts it back"
+            f"`appspec fleet sync {self.host} --group {group_file}` puts it back"
         )
 
 

@@ -1,4 +1,4 @@
-"""`appspec deploy --aws`: create a deployment on AWS CodeDeploy and, with --wait, follow it to the end.
+"""`appspec aws deploy`: create a deployment on AWS CodeDeploy and, with --wait, follow it to the end.
 
 The revision is an S3 object (`--s3 s3://bucket/key`), or a local folder or bundle (`--bundle`) that is
 linted, bundled and uploaded under `--s3 s3://bucket/prefix/` first. The exit code is the deployment's:
@@ -52,11 +52,9 @@ def describe_group(clients: AwsClients, application: str, group: str) -> Deploym
 def resolve_revision(args: argparse.Namespace, clients: AwsClients, out: TextIO, err: TextIO) -> S3Location:
     """The S3 revision to deploy, uploading a local folder or bundle first."""
     bundle_type = args.bundle_type
-    if bundle_type == "directory":
-        raise ValueError("a revision in S3 is a zip, tar or tgz; --type directory is for this host only")
     if args.bundle and not args.bundle.startswith("s3://"):
         if not args.s3:
-            raise ValueError("--aws with a local --bundle needs --s3 s3://BUCKET/PREFIX/ to upload it to")
+            raise ValueError("a local --bundle needs --s3 s3://BUCKET/PREFIX/ to upload it to")
         from appspec_tools.aws.push import push
 
         destination = S3Location.parse(args.s3)
@@ -77,7 +75,7 @@ def resolve_revision(args: argparse.Namespace, clients: AwsClients, out: TextIO,
     url = args.bundle or args.s3
     if not url:
         raise ValueError(
-            "--aws needs a revision: --s3 s3://BUCKET/KEY, or --bundle DIR with --s3 s3://BUCKET/PREFIX/"
+            "a revision is needed: --s3 s3://BUCKET/KEY, or --bundle DIR with --s3 s3://BUCKET/PREFIX/"
         )
     location = S3Location.parse(url, bundle_type)
     if location.is_prefix:
@@ -159,8 +157,6 @@ def run(
 ) -> int:
     """`ask` answers the stop question on Ctrl-C (default: the terminal when stdin is one)."""
     try:
-        if not args.application or not args.deployment_group:
-            raise ValueError("--aws needs --application NAME and --deployment-group NAME")
         clients = clients or connect(args.region, args.profile)
         group = describe_group(clients, args.application, args.deployment_group)
         location = resolve_revision(args, clients, out, err)
@@ -169,13 +165,13 @@ def run(
         report_refusal(exc, err, "deploy")
         return EXIT_FAILED
     except (AwsError, BundleError, ValueError) as exc:
-        err.write(f"appspec deploy: {exc}\n")
+        err.write(f"appspec aws deploy: {exc}\n")
         return EXIT_ERROR
     except OSError as exc:
         err.write(
-            f"appspec deploy: {exc.filename}: {exc.strerror}\n"
+            f"appspec aws deploy: {exc.filename}: {exc.strerror}\n"
             if exc.filename
-            else f"appspec deploy: {exc}\n"
+            else f"appspec aws deploy: {exc}\n"
         )
         return EXIT_ERROR
     console = console_url(clients.region, deployment_id)
@@ -211,10 +207,10 @@ def run(
         try:
             return stop_on_interrupt(clients, deployment_id, group, err, ask)
         except AwsError as exc:
-            err.write(f"appspec deploy: {exc}\n")
+            err.write(f"appspec aws deploy: {exc}\n")
             return EXIT_INTERRUPTED
     except AwsError as exc:
-        err.write(f"appspec deploy: {exc}\n")
+        err.write(f"appspec aws deploy: {exc}\n")
         return EXIT_ERROR
     if text:
         summary(state, out, clock)

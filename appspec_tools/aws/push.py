@@ -55,7 +55,7 @@ class PushResult:
         )
         url = self.location.url + (f"?{query}" if query else "")
         return (
-            f"appspec deploy --aws --application {shlex.quote(self.application)} "
+            f"appspec aws deploy --application {shlex.quote(self.application)} "
             f"--deployment-group <deployment-group-name> --s3 {shlex.quote(url)} --wait"
         )
 

@@ -1,4 +1,4 @@
-"""What `appspec deploy --aws --wait` prints: a live view while the deployment runs (a frame redrawn in
+"""What `appspec aws deploy --wait` prints: a live view while the deployment runs (a frame redrawn in
 place on a terminal, otherwise one line per change), then a per-target table and, for every failed
 lifecycle event, the script, error code, message and log tail — which script failed on which host, and why.
 """

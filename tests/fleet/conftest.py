@@ -242,14 +242,14 @@ class Deployed:
         return {name: host["status"] for name, host in document.get("hosts", {}).items()}
 
 
-def appspec_deploy(*arguments: str, timeout: float = 240) -> Deployed:
-    """`appspec deploy ARGUMENTS --format json` in a process of its own, as a user runs it."""
+def appspec_fleet(*arguments: str, timeout: float = 240) -> Deployed:
+    """`appspec fleet ARGUMENTS --format json` in a process of its own, as a user runs it."""
     import json
     import subprocess
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "appspec_tools", "deploy", *arguments, "--format", "json"],
+        [sys.executable, "-m", "appspec_tools", "fleet", *arguments, "--format", "json"],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -291,10 +291,10 @@ def bodies_versions(results: List[Tuple[float, bool, str]]) -> List[str]:
 
 @pytest.fixture
 def cli():
-    """The helpers the end-to-end tests share: `cli.deploy(...)`, `cli.versions(fleet)`, `cli.seen(results)`."""
+    """The helpers the end-to-end tests share: `cli.fleet(...)`, `cli.versions(fleet)`, `cli.seen(results)`."""
 
     class Helpers:
-        deploy = staticmethod(appspec_deploy)
+        fleet = staticmethod(appspec_fleet)
         versions = staticmethod(served_versions)
         seen = staticmethod(bodies_versions)
 

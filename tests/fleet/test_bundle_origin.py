@@ -36,7 +36,7 @@ def s3(endpoint, monkeypatch, tmp_path):
 
 def cli(*argv: str):
     out, err = io.StringIO(), io.StringIO()
-    code = main(["deploy", *argv, "--format", "json"], out, err)
+    code = main(["fleet", *argv, "--format", "json"], out, err)
     return code, json.loads(out.getvalue()) if out.getvalue().strip() else {}, err.getvalue()
 
 
@@ -61,7 +61,9 @@ def test_the_hooks_of_every_host_see_the_s3_object_they_were_deployed_from(s3, t
     fleet = LocalFleet(tmp_path, ("a", "b"))
     put = put_revision(s3, fleet, bucket, "web/app.tgz", "v1")
 
-    code, result, err = cli("--group", str(fleet.group_path), "--bundle", f"s3://{bucket}/web/app.tgz")
+    code, result, err = cli(
+        "deploy", "--group", str(fleet.group_path), "--bundle", f"s3://{bucket}/web/app.tgz"
+    )
     assert code == 0, err
     assert result["deployment"]["status"] == SUCCEEDED
     expected = [bucket, "web/app.tgz", put["VersionId"], put["ETag"].strip('"')]
@@ -81,7 +83,7 @@ def test_an_unversioned_object_leaves_bundle_version_unset_on_the_hosts(s3, tmp_
     s3.create_bucket(Bucket=bucket)
     fleet = LocalFleet(tmp_path, ("a",))
     put = put_revision(s3, fleet, bucket, "app.tgz", "v1")
-    code, _, err = cli("--group", str(fleet.group_path), "--bundle", f"s3://{bucket}/app.tgz")
+    code, _, err = cli("deploy", "--group", str(fleet.group_path), "--bundle", f"s3://{bucket}/app.tgz")
     assert code == 0, err
     assert seen(fleet, "a") == [[bucket, "app.tgz", "unset", put["ETag"].strip('"')]]
 
@@ -93,11 +95,11 @@ def test_rollback_and_sync_keep_the_s3_origin_of_the_revision_they_redeploy(s3, 
     fleet = LocalFleet(tmp_path, ("a",), auto_rollback=True)
     location = f"s3://{bucket}/app.tgz"
     good = put_revision(s3, fleet, bucket, "app.tgz", "v1")
-    assert cli("--group", str(fleet.group_path), "--bundle", location)[0] == 0
+    assert cli("deploy", "--group", str(fleet.group_path), "--bundle", location)[0] == 0
     bad = put_revision(s3, fleet, bucket, "app.tgz", "v2")  # a newer version of the same key
     fleet.fail("AfterInstall", "a", version="v2")
 
-    code, result, err = cli("--group", str(fleet.group_path), "--bundle", location)
+    code, result, err = cli("deploy", "--group", str(fleet.group_path), "--bundle", location)
     assert code == 1, err
     assert result["deployment"]["status"] == FAILED and result["rollback"]["status"] == SUCCEEDED
     v1 = [bucket, "app.tgz", good["VersionId"], good["ETag"].strip('"')]

@@ -35,7 +35,7 @@ ABCD = ("a", "b", "c", "d")
 
 def cli(*argv: str):
     out, err = io.StringIO(), io.StringIO()
-    code = main(["deploy", *argv], out, err)
+    code = main(["fleet", *argv], out, err)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -210,7 +210,7 @@ def test_one_deployment_per_group_at_a_time(tmp_path):
     running = InThread(lambda: fleet.deploy("v1", BeforeInstall=gate.hold))
     try:
         gate.wait_reached()
-        code, _, err = cli("--group", str(fleet.group_path), "--bundle", str(fleet.revision("v2")))
+        code, _, err = cli("deploy", "--group", str(fleet.group_path), "--bundle", str(fleet.revision("v2")))
         assert code == 2 and "is busy" in err and "is in progress" in err
     finally:
         gate.release()
@@ -285,8 +285,19 @@ def test_plan_refuses_a_revision_with_lint_errors(tmp_path):
     )
     code, out, _ = cli("plan", "--group", str(fleet.group_path), "--bundle", str(revision))
     assert code == 1 and "error" in out
-    code, _, err = cli("--group", str(fleet.group_path), "--bundle", str(revision))
+    code, _, err = cli("deploy", "--group", str(fleet.group_path), "--bundle", str(revision))
     assert code == 1 and "nothing was deployed" in err and fleet.host_deployments("a") == []
+
+
+def test_a_bundle_that_is_not_an_archive_is_an_input_error_named_once(tmp_path):
+    fleet = LocalFleet(tmp_path, ("a",))
+    fake = tmp_path / "notzip.zip"
+    fake.write_text("not a zip\n")
+    for verb in ("plan", "deploy", "check"):
+        code, out, err = cli(verb, "--group", str(fleet.group_path), "--bundle", str(fake))
+        assert code == 2, (verb, err)  # as `appspec lint notzip.zip`: not a revision at all
+        assert err.count(str(fake)) == 1 and len(err.splitlines()) == 1, err
+    assert fleet.host_deployments("a") == []
 
 
 def test_history_and_show_list_the_deployments(tmp_path):
@@ -310,6 +321,7 @@ def test_a_killed_controller_reads_as_interrupted_and_rollback_works_from_it(tmp
             sys.executable,
             "-m",
             "appspec_tools",
+            "fleet",
             "deploy",
             "--group",
             str(fleet.group_path),
@@ -543,7 +555,7 @@ def test_blue_green_deploys_nothing_when_a_replacement_cannot_be_taken_out_of_th
 def test_jsonl_prints_each_event_as_it_happens_then_the_result(tmp_path):
     fleet = LocalFleet(tmp_path, ("a",))
     code, out, err = cli(
-        "--group", str(fleet.group_path), "--bundle", str(fleet.revision("v1")), "--format", "jsonl"
+        "deploy", "--group", str(fleet.group_path), "--bundle", str(fleet.revision("v1")), "--format", "jsonl"
     )
     assert code == 0, err
     records = [json.loads(line) for line in out.splitlines()]
@@ -561,7 +573,9 @@ def test_timeline_writes_an_svg_of_the_deployment_and_an_html_page_for_show(tmp_
     svg_path = tmp_path / "report" / "deploy.svg"
     svg_path.parent.mkdir()
     group = str(fleet.group_path)
-    code, out, err = cli("--group", group, "--bundle", str(fleet.revision("v1")), "--timeline", str(svg_path))
+    code, out, err = cli(
+        "deploy", "--group", group, "--bundle", str(fleet.revision("v1")), "--timeline", str(svg_path)
+    )
     assert code == 0, err + out
     assert f"timeline: {svg_path}" in out
     texts = [e.text for e in ET.fromstring(svg_path.read_text()).iter() if e.text]
@@ -583,7 +597,7 @@ def test_a_timeline_that_cannot_be_written_is_refused_before_anything_is_deploye
     fleet = LocalFleet(tmp_path, ("a",))
     bundle = str(fleet.revision("v1"))
     code, out, err = cli(
-        "--group", str(fleet.group_path), "--bundle", bundle, "--timeline", str(tmp_path / name)
+        "deploy", "--group", str(fleet.group_path), "--bundle", bundle, "--timeline", str(tmp_path / name)
     )
     assert code == 2 and complaint in err and "Traceback" not in err
     assert fleet.installed("a") is None and fleet.host_deployments("a") == []
@@ -596,8 +610,10 @@ def test_check_and_the_preflight_flags(tmp_path):
     assert code == 0 and out.startswith("check: 2 of 2 hosts of deployment group web answer"), err
     assert "nothing was changed" in out and fleet.host_deployments("a") == []
     code, _, err = cli("status", "--group", group, "--connect")
-    assert code == 2 and "--connect goes with plan" in err
+    assert code == 2 and err == (
+        "appspec fleet status: unrecognized arguments: --connect (see `appspec fleet status --help`)\n"
+    )
     code, _, err = cli("plan", "--group", group, "--no-preflight")
-    assert code == 2 and "--no-preflight goes with a deployment or sync, not plan" in err
+    assert code == 2 and "appspec fleet plan: unrecognized arguments: --no-preflight" in err
     code, out, _ = cli("plan", "--group", group, "--connect")
     assert code == 0 and "preflight: no problem; 2 host(s) answered over SSH" in out

@@ -91,9 +91,9 @@ def gated(make_fleet, tmp_path):
 
 
 def controller(*arguments: str) -> subprocess.Popen:
-    """`appspec deploy ARGUMENTS --format jsonl` in its own process group, as a user runs it."""
+    """`appspec fleet ARGUMENTS --format jsonl` in its own process group, as a user runs it."""
     return subprocess.Popen(
-        [sys.executable, "-m", "appspec_tools", "deploy", *arguments, "--format", "jsonl"],
+        [sys.executable, "-m", "appspec_tools", "fleet", *arguments, "--format", "jsonl"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -114,7 +114,7 @@ def serving(fleet) -> List[str]:
 
 
 def last_good(cli, group: str) -> Optional[str]:
-    history = cli.deploy("history", "--group", group)
+    history = cli.fleet("history", "--group", group)
     for deployment in history.result:
         if deployment["status"] == "Succeeded" and deployment["creator"] == "user":
             return deployment["deployment_id"]
@@ -130,7 +130,7 @@ def test_a_revision_failing_the_load_balancer_check_is_rolled_back_with_no_faile
     rollout stops (OneAtATime), the automatic rollback restores v1, and no request fails."""
     fleet = make_fleet(4, environment={"APP_ENV_SAMPLE_APP_DRAIN_SECONDS": "0.5"})
     group = fleet.write_group_file(deployment_config=ONE, auto_rollback=True)
-    assert cli.deploy("--group", group, "--bundle", sample_bundles["v1"].path).code == 0
+    assert cli.fleet("--group", group, "--bundle", sample_bundles["v1"].path).code == 0
     good = last_good(cli, group)
     broken = Path(sample_revision(str(tmp_path / "v2"), "2.0.0"))
     with open(broken / "hooks.env", "a") as handle:
@@ -139,7 +139,7 @@ def test_a_revision_failing_the_load_balancer_check_is_rolled_back_with_no_faile
 
     traffic = load(fleet.url, rate=25, limit=120)
     time.sleep(1)
-    done = cli.deploy("--group", group, "--bundle", bundle)
+    done = cli.fleet("--group", group, "--bundle", bundle)
     time.sleep(1)
     traffic.stop()
 
@@ -170,10 +170,10 @@ def test_a_revision_failing_the_load_balancer_check_is_rolled_back_with_no_faile
 def test_a_load_balancer_that_stops_answering_fails_block_traffic_and_the_rollout(gated, cli):
     fleet, gate, revisions = gated
     group = fleet.write_group_file(deployment_config=ONE)
-    assert cli.deploy("--group", group, "--bundle", revisions["v1"]).code == 0
+    assert cli.fleet("--group", group, "--bundle", revisions["v1"]).code == 0
     good = last_good(cli, group)
     gate.hold("BeforeBlockTraffic", skip_first=True)  # the second host waits before its BlockTraffic
-    process = controller("--group", group, "--bundle", revisions["v2"])
+    process = controller("deploy", "--group", group, "--bundle", revisions["v2"])
     gate.reached("BeforeBlockTraffic")
     fleet.haproxy.kill()
     fleet.haproxy.wait()
@@ -215,7 +215,7 @@ def test_a_host_whose_network_goes_down_is_failed_within_the_keepalive_window(ma
         deployment_config=ALL,
         ssh={"known_hosts": fleet.known_hosts, "server_alive_interval": 1, "server_alive_count_max": 3},
     )
-    process = controller("--group", group, "--bundle", bundle.path)
+    process = controller("deploy", "--group", group, "--bundle", bundle.path)
     started = {}
     for line in process.stdout:  # the hosts are in ApplicationStart: take h2's link down
         record = json.loads(line)
@@ -251,7 +251,7 @@ def test_one_at_a_time_stops_when_a_silent_host_fails(make_fleet, make_bundle, c
         deployment_config=ONE,
         ssh={"known_hosts": fleet.known_hosts, "server_alive_interval": 1, "server_alive_count_max": 2},
     )
-    process = controller("--group", group, "--bundle", bundle.path)
+    process = controller("deploy", "--group", group, "--bundle", bundle.path)
     for line in process.stdout:
         record = json.loads(line)
         if record.get("type") == "event-start" and record["event"] == "ApplicationStart":
@@ -283,11 +283,11 @@ def blue_green_group(fleet, **settings) -> str:
 def test_ctrl_c_during_a_blue_green_switch_puts_traffic_back_on_the_originals(gated, load, cli):
     fleet, gate, revisions = gated
     group = blue_green_group(fleet)
-    assert cli.deploy("--group", group, "--bundle", revisions["v1"]).code == 0
+    assert cli.fleet("--group", group, "--bundle", revisions["v1"]).code == 0
     assert serving(fleet) == GREEN
     traffic = load(fleet.url, rate=25, limit=120)
     gate.hold("AfterAllowTraffic")  # blue (the replacements) serve v2 and wait in their AllowTraffic trio
-    process = controller("--group", group, "--bundle", revisions["v2"])
+    process = controller("deploy", "--group", group, "--bundle", revisions["v2"])
     gate.reached("AfterAllowTraffic", hosts=2)
     assert serving(fleet) == FOUR  # mid-switch: both sets serve
     os.killpg(process.pid, signal.SIGINT)  # one Ctrl-C: `stop`
@@ -303,23 +303,23 @@ def test_ctrl_c_during_a_blue_green_switch_puts_traffic_back_on_the_originals(ga
     assert serving(fleet) == GREEN
     assert cli.versions(fleet, GREEN) == dict.fromkeys(GREEN, "1.0.0")
     assert traffic.failures == []
-    status = cli.deploy("status", "--group", group)
+    status = cli.fleet("status", "--group", group)
     assert status.result["traffic"]["problems"] == []
 
 
 def test_a_controller_killed_mid_switch_leaves_a_record_that_status_reads_and_rollback_restores(gated, cli):
     fleet, gate, revisions = gated
     group = blue_green_group(fleet)
-    assert cli.deploy("--group", group, "--bundle", revisions["v1"]).code == 0
+    assert cli.fleet("--group", group, "--bundle", revisions["v1"]).code == 0
     gate.hold("BeforeBlockTraffic")  # blue serves v2 already; green waits before its BlockTraffic
-    process = controller("--group", group, "--bundle", revisions["v2"])
+    process = controller("deploy", "--group", group, "--bundle", revisions["v2"])
     gate.reached("BeforeBlockTraffic", hosts=2)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
     gate.release()
     assert serving(fleet) == FOUR
 
-    status = cli.deploy("status", "--group", group)
+    status = cli.fleet("status", "--group", group)
     assert status.code == 0, status.stderr
     assert status.result["status"] == "Interrupted"
     hosts = status.result["traffic"]["hosts"]
@@ -332,18 +332,18 @@ def test_a_controller_killed_mid_switch_leaves_a_record_that_status_reads_and_ro
     assert all(status.result["hosts"][h]["status"] == "Interrupted" for h in GREEN)  # in their trio, not done
 
     time.sleep(1)  # the hosts' runners finish the gate hook they were in and release their locks
-    rolled = cli.deploy("rollback", "--group", group)
+    rolled = cli.fleet("rollback", "--group", group)
     assert rolled.code == 0, rolled.stderr
     assert serving(fleet) == GREEN
-    assert cli.deploy("status", "--group", group).result["traffic"]["problems"] == []
+    assert cli.fleet("status", "--group", group).result["traffic"]["problems"] == []
 
 
 def test_a_host_left_drained_by_a_killed_controller_is_listed_and_synced_back(gated, cli):
     fleet, gate, revisions = gated
     group = fleet.write_group_file(deployment_config=ONE)
-    assert cli.deploy("--group", group, "--bundle", revisions["v1"]).code == 0
+    assert cli.fleet("--group", group, "--bundle", revisions["v1"]).code == 0
     gate.hold("ApplicationStart")
-    process = controller("--group", group, "--bundle", revisions["v2"])
+    process = controller("deploy", "--group", group, "--bundle", revisions["v2"])
     gate.reached("ApplicationStart")
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
@@ -352,21 +352,21 @@ def test_a_host_left_drained_by_a_killed_controller_is_listed_and_synced_back(ga
     assert len(drained) == 1
     name = drained[0]
 
-    status = cli.deploy("status", "--group", group)
+    status = cli.fleet("status", "--group", group)
     problems = status.result["traffic"]["problems"]
     assert len(problems) == 1 and problems[0].startswith(
         f"{name} is out of the load balancer since BlockTraffic"
     )
-    assert f"appspec deploy sync {name} --group {group}" in problems[0]
+    assert f"appspec fleet sync {name} --group {group}" in problems[0]
     assert status.result["traffic"]["hosts"][name]["state"] == "out"
 
     time.sleep(1)  # the host's runner ends the hook it was in and releases its lock
-    again = cli.deploy("--group", group, "--bundle", revisions["v2"])
+    again = cli.fleet("--group", group, "--bundle", revisions["v2"])
     assert again.code == 0, again.stderr
     assert again.deployment["batches"][0] == [name]  # serving nothing, it goes first
     assert any(name in note and "not counted as healthy" in note for note in again.result["notes"])
     assert serving(fleet) == FOUR
-    assert cli.deploy("status", "--group", group).result["traffic"]["problems"] == []
+    assert cli.fleet("status", "--group", group).result["traffic"]["problems"] == []
 
 
 # 5. and 6. The preflight ----------------------------------------------------------------------------------------
@@ -375,7 +375,7 @@ def test_the_preflight_refuses_each_problem_in_one_line_and_deploys_nothing(
 ):
     fleet = make_fleet(3)
     first = fleet.write_group_file(deployment_config=ALL)
-    assert cli.deploy("--group", first, "--bundle", sample_bundles["v1"].path).code == 0
+    assert cli.fleet("--group", first, "--bundle", sample_bundles["v1"].path).code == 0
     document = fleet.group_document(deployment_config=ALL)
     document["hosts"][0]["key"] = str(tmp_path / "no-such-key")
     wrong_key = tmp_path / "wrong_key"
@@ -392,7 +392,7 @@ def test_the_preflight_refuses_each_problem_in_one_line_and_deploys_nothing(
     bad = tmp_path / "bad.yml"
     bad.write_text(json.dumps(document))
 
-    done = cli.deploy("--group", str(bad), "--bundle", sample_bundles["v2"].path)
+    done = cli.fleet("--group", str(bad), "--bundle", sample_bundles["v2"].path)
     assert done.code == 2 and done.result == {}
     lines = done.stderr.splitlines()
     assert "Traceback" not in done.stderr and "printf" not in done.stderr
@@ -406,14 +406,14 @@ def test_the_preflight_refuses_each_problem_in_one_line_and_deploys_nothing(
     assert "no server 'no-such-server'" in by_host["h3"] and "lb_server" in by_host["h3"]
     assert "same host as h3" in by_host["twin"]
     assert problems == sorted(problems, key=lambda line: int(line.split(":")[2]))  # in the file's order
-    assert len(cli.deploy("history", "--group", first).result) == 1  # nothing recorded
+    assert len(cli.fleet("history", "--group", first).result) == 1  # nothing recorded
     assert cli.versions(fleet) == dict.fromkeys(["h1", "h2", "h3"], "1.0.0")
 
     document = fleet.group_document(deployment_config=ALL)
     document["load_balancer"]["backend"] = "nope"
     document["ssh"] = {"known_hosts": str(tmp_path / "missing_known_hosts")}
     bad.write_text(json.dumps(document))
-    done = cli.deploy("--group", str(bad), "--bundle", sample_bundles["v2"].path)
+    done = cli.fleet("--group", str(bad), "--bundle", sample_bundles["v2"].path)
     problems = done.stderr.splitlines()[:-1]
     assert done.code == 2 and len(problems) == 2, done.stderr
     assert any(
@@ -428,16 +428,16 @@ def test_check_and_plan_connect_run_the_preflight_without_changing_anything(make
     group = fleet.write_group_file(deployment_config=ALL)
     lb = fleet.load_balancer()
     before = {name: row["srv_admin_state"] for name, row in lb.states().items()}
-    checked = cli.deploy("check", "--group", group)
+    checked = cli.fleet("check", "--group", group)
     assert checked.code == 0 and checked.result["ok"] and checked.result["answered"] == ["h1", "h2"]
     fleet.kill_host("h2")
-    checked = cli.deploy("check", "--group", group)
+    checked = cli.fleet("check", "--group", group)
     assert checked.code == 2 and len(checked.result["problems"]) == 1
     assert ": host h2: ssh " in checked.result["problems"][0]
-    planned = cli.deploy("plan", "--group", group, "--connect")
+    planned = cli.fleet("plan", "--group", group, "--connect")
     assert planned.code == 2 and planned.result["preflight"]["answered"] == ["h1"]
     assert {name: row["srv_admin_state"] for name, row in lb.states().items()} == before
-    assert cli.deploy("history", "--group", group).result == []
+    assert cli.fleet("history", "--group", group).result == []
     assert os.listdir(os.path.join(fleet.host("h1").directory, "runner")) == []  # nothing uploaded
 
 
@@ -458,7 +458,7 @@ def test_the_group_health_check_drives_haproxy_and_the_hooks(make_fleet, cli):
     assert "option httpchk GET /health\n" in config and "http-check expect rstatus ^(200|201|" in config
     assert "inter 500 fall 2 rise 3" in config
     group = fleet.write_group_file(deployment_config=ALL)
-    done = cli.deploy("--group", group, "--bundle", SAMPLE_APP)
+    done = cli.fleet("--group", group, "--bundle", SAMPLE_APP)
     assert done.code == 0, done.stderr
     host = done.deployment["hosts"]["h1"]
     log = Path(fleet.host("h1").directory, "opt", "codedeploy-agent", "deployment-root")
@@ -478,7 +478,7 @@ def test_an_ssh_failure_is_one_line_in_the_users_terms(make_fleet, sample_bundle
     group = tmp_path / "group.yml"
     group.write_text(json.dumps(document))
     done = subprocess.run(
-        [sys.executable, "-m", "appspec_tools", "deploy", "--group", str(group), "--bundle"]
+        [sys.executable, "-m", "appspec_tools", "fleet", "deploy", "--group", str(group), "--bundle"]
         + [sample_bundles["v1"].path, "--no-preflight"],
         capture_output=True,
         text=True,

@@ -18,10 +18,10 @@ FOUR = ["h1", "h2", "h3", "h4"]
 
 def test_a_fifth_host_is_synced_to_the_last_good_revision(fleet, sample_bundles, cli):
     group = fleet.write_group_file(deployment_config="CodeDeployDefault.AllAtOnce")
-    assert cli.deploy("--group", group, "--bundle", sample_bundles["v2"].path).code == 0
+    assert cli.fleet("--group", group, "--bundle", sample_bundles["v2"].path).code == 0
     fleet.add_host()
     group = fleet.write_group_file(deployment_config="CodeDeployDefault.AllAtOnce")
-    synced = cli.deploy("sync", "h5", "--group", group)
+    synced = cli.fleet("sync", "h5", "--group", group)
     assert synced.code == 0, synced.stderr
     assert synced.statuses() == {"h5": "Succeeded"}
     assert cli.versions(fleet) == dict.fromkeys([*FOUR, "h5"], "2.0.0")
@@ -30,13 +30,14 @@ def test_a_fifth_host_is_synced_to_the_last_good_revision(fleet, sample_bundles,
 
 def test_a_killed_controller_is_reported_and_rolled_back(fleet, sample_bundles, cli):
     group = fleet.write_group_file(deployment_config="CodeDeployDefault.AllAtOnce")
-    assert cli.deploy("--group", group, "--bundle", sample_bundles["v1"].path).code == 0
+    assert cli.fleet("--group", group, "--bundle", sample_bundles["v1"].path).code == 0
     group = fleet.write_group_file(deployment_config="CodeDeployDefault.OneAtATime")
     controller = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "appspec_tools",
+            "fleet",
             "deploy",
             "--group",
             group,
@@ -61,7 +62,7 @@ def test_a_killed_controller_is_reported_and_rolled_back(fleet, sample_bundles, 
         controller.wait(timeout=10)
     assert any("started (batch 2)" in line for line in lines), "".join(lines)
 
-    status = cli.deploy("status", "--group", group)
+    status = cli.fleet("status", "--group", group)
     assert status.code == 0, status.stderr
     record = status.result
     assert record["status"] == "Interrupted", record
@@ -69,7 +70,7 @@ def test_a_killed_controller_is_reported_and_rolled_back(fleet, sample_bundles, 
     in_flight = record["batches"][1][0]
     assert record["hosts"][in_flight]["status"] in ("Interrupted", "InProgress", "Failed")
 
-    rolled = cli.deploy("rollback", "--group", group)
+    rolled = cli.fleet("rollback", "--group", group)
     assert rolled.code == 0, rolled.stderr
     assert rolled.result["deployment"]["rollback_of"] == record["deployment_id"]
     assert cli.versions(fleet) == dict.fromkeys(FOUR, "1.0.0")

@@ -240,10 +240,10 @@ def test_the_schema_is_a_valid_draft_2020_12_schema():
 def test_the_command_line_prints_the_errors_and_exits_2(tmp_path):
     path = write(tmp_path, MINIMAL + "max_parallel_ssh: many\n")
     out, err = io.StringIO(), io.StringIO()
-    assert main(["deploy", "status", "--group", path], out, err) == 2
+    assert main(["fleet", "status", "--group", path], out, err) == 2
     assert err.getvalue() == f"{path}:5:19: max_parallel_ssh: 'many' is not of type 'integer'\n"
-    assert main(["deploy", "status"], out, err) == 2
-    assert "--group FILE is required" in err.getvalue()
+    assert main(["fleet", "status"], out, err) == 2
+    assert "appspec fleet status: the following arguments are required: --group" in err.getvalue()
 
 
 def test_the_group_file_path_is_reported_as_given(tmp_path, monkeypatch):

@@ -267,7 +267,7 @@ def test_status_shows_the_interrupted_deployment_and_each_hosts_last_state(tmp_p
         )
     )
     out, err = io.StringIO(), io.StringIO()
-    assert main(["deploy", "status", "--group", str(group)], out, err) == 0, err.getvalue()
+    assert main(["fleet", "status", "--group", str(group)], out, err) == 0, err.getvalue()
     text = out.getvalue()
     assert "d-KILLED000" in text and "interrupted" in text.lower()
     assert "interrupted during ApplicationStart" in text

@@ -21,7 +21,7 @@ ABCD = ("a", "b", "c", "d")
 
 def cli(*argv: str):
     out, err = io.StringIO(), io.StringIO()
-    code = main(["deploy", *argv], out, err)
+    code = main(["fleet", *argv], out, err)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -111,7 +111,7 @@ def test_sync_fails_when_its_allow_traffic_fails(tmp_path, haproxy):
     code, out, _ = cli("status", "--group", str(fleet.group_path), "--format", "json")
     problems = json.loads(out)["traffic"]["problems"]
     assert len(problems) == 1 and problems[0].startswith("b is out of the load balancer since BlockTraffic")
-    assert "appspec deploy sync b" in problems[0]
+    assert "appspec fleet sync b" in problems[0]
 
 
 def test_a_failed_block_traffic_fails_the_host_before_anything_is_deployed(tmp_path, haproxy):

@@ -110,7 +110,17 @@ def test_format_json_of_a_failure_exits_1(host):
             ["--events", "ApplicationStart,DownloadBundle,Install"],
             "--events: ApplicationStart needs the new revision",
         ),
-        (["--max-revisions", "0"], "--max-revisions must be 1 or more"),
+        (["--max-revisions", "0"], "argument --max-revisions: '0' is not a whole number of 1 or more"),
+        (["--events", "Bogus"], "--events: Bogus is neither a lifecycle event nor a hook of appspec.yml"),
+        (["--kill-grace", "-1"], "argument --kill-grace: '-1' is not a number of seconds (0 or more)"),
+        (["--kill-grace", "soon"], "argument --kill-grace: 'soon' is not a number of seconds (0 or more)"),
+        # each program owns its flags: another one's is a usage error, never ignored
+        (["--timeline", "t.svg"], "appspec deploy: unrecognized arguments: --timeline t.svg"),
+        (
+            ["--aws", "--region", "xx"],
+            "unrecognized arguments: --aws --region xx; the AWS CodeDeploy service is",
+        ),
+        (["--group", "g.yml"], "unrecognized arguments: --group g.yml; a group of hosts is `appspec fleet"),
         (["--deployment-group", "../escape"], "invalid deployment group '../escape'"),
         (
             ["--bundle-origin", "https://example.com/r.tgz"],
@@ -163,7 +173,7 @@ def test_no_bundle_is_a_usage_error(host):
     process = run_cli(host)
     assert process.returncode == 2
     assert process.stderr.strip() == (
-        "appspec deploy: --bundle is required (a folder, .zip, .tar, .tgz or s3://bucket/key)"
+        "appspec deploy: the following arguments are required: --bundle (see `appspec deploy --help`)"
     )
 
 
@@ -229,14 +239,16 @@ def test_lint_errors_are_listed_when_the_revision_is_refused(host):
     assert "nothing was changed on this host" in process.stdout
 
 
-def test_a_corrupt_archive_is_one_line_without_traceback(host):
+def test_a_corrupt_archive_is_one_line_without_traceback_and_exits_2_like_lint(host):
     bad = host.tmp / "corrupt.zip"
     bad.write_bytes(b"PK\x03\x04 this is not really a zip")
+    linted = subprocess.run([sys.executable, "-m", "appspec_tools", "lint", str(bad)], capture_output=True)
     process = run_cli(host, "--bundle", str(bad))
-    assert process.returncode == 1
-    assert process.stdout.strip().splitlines() == [
-        f"deployment {process.stdout.split()[1]} failed: {bad}: not a readable zip archive (File is not a zip file)"
+    assert process.returncode == linted.returncode == 2  # not a revision at all: an input error for both
+    assert process.stdout == "" and process.stderr.splitlines() == [
+        f"appspec deploy: {bad}: not a readable zip archive (File is not a zip file)"
     ]
+    assert not list(host.root.rglob("bundle.tar"))  # the refused deployment left nothing behind
 
 
 def test_a_root_that_is_not_a_directory_is_a_usage_error(host):

@@ -1,0 +1,56 @@
+"""The `appspec aws VERB` arguments: deployments by the AWS CodeDeploy service itself, through boto3.
+Defined here so that building the parser never imports boto3."""
+
+from __future__ import annotations
+
+import argparse
+
+from appspec_tools.deploy_options import (
+    add_agent_options,
+    add_format_option,
+    add_revision_options,
+    non_negative,
+)
+
+
+def _account(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--region", metavar="REGION", help="AWS region (default: the profile's or AWS_REGION)"
+    )
+    parser.add_argument("--profile", metavar="PROFILE", help="AWS profile (default: the environment's)")
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.description = "Deployments by the AWS CodeDeploy service, through boto3 (docs/aws.md)."
+    sub = parser.add_subparsers(dest="aws_verb", metavar="VERB", required=True)
+    deploy = sub.add_parser(
+        "deploy",
+        help="create a deployment (uploading a local revision first) and, with --wait, follow it",
+        description="Create a deployment on AWS CodeDeploy and, with --wait, follow it to the end.",
+    )
+    add_revision_options(
+        deploy,
+        "a local folder, .zip, .tar or .tgz to upload to --s3, or s3://bucket/key",
+        types=("zip", "tar", "tgz"),
+        appspec_filename=False,
+    )
+    deploy.add_argument(
+        "--s3",
+        metavar="s3://BUCKET/KEY",
+        help="the revision in S3, or the prefix a local --bundle is uploaded to",
+    )
+    deploy.add_argument("--application", metavar="NAME", required=True, help="the CodeDeploy application")
+    deploy.add_argument("--deployment-group", metavar="NAME", required=True, help="its deployment group")
+    deploy.add_argument("--deployment-config", metavar="NAME", help="e.g. CodeDeployDefault.OneAtATime")
+    deploy.add_argument("--description", metavar="TEXT")
+    add_agent_options(deploy.add_argument_group("the agent on each instance"))
+    deploy.add_argument("--wait", action="store_true", help="follow the deployment until it ends")
+    deploy.add_argument(
+        "--poll-interval",
+        type=non_negative,
+        default=None,
+        metavar="SECONDS",
+        help="how often --wait polls (default 5)",
+    )
+    add_format_option(deploy, ("text", "json"), "text (with --wait, a live view); json (one document)")
+    _account(deploy)
