@@ -240,9 +240,13 @@ def cmd_fleet(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_aws(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from appspec_tools.aws.deploy import run
+    if args.aws_verb == "deploy":
+        from appspec_tools.aws import deploy
 
-    return run(args, out, err)
+        return deploy.run(args, out, err)
+    from appspec_tools.aws import deployments  # status, list, stop: existing deployments
+
+    return deployments.run(args, out, err)
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

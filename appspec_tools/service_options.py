@@ -10,6 +10,7 @@ from appspec_tools.deploy_options import (
     add_format_option,
     add_revision_options,
     non_negative,
+    positive_int,
 )
 
 
@@ -54,3 +55,58 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     add_format_option(deploy, ("text", "json"), "text (with --wait, a live view); json (one document)")
     _account(deploy)
+
+    status = sub.add_parser(
+        "status",
+        help="one deployment: its status, targets and failed scripts; --wait attaches and follows it",
+        description="Read one deployment (GetDeployment and its targets); with --wait, follow it until it ends "
+        "or --timeout passes. Changes nothing.",
+    )
+    status.add_argument("deployment_id", metavar="ID", help="the deployment id (d-...)")
+    status.add_argument("--wait", action="store_true", help="follow the deployment until it ends")
+    status.add_argument(
+        "--timeout",
+        type=non_negative,
+        default=None,
+        metavar="SECONDS",
+        help="with --wait: stop following after this long (exit 1; the deployment goes on)",
+    )
+    status.add_argument(
+        "--poll-interval",
+        type=non_negative,
+        default=None,
+        metavar="SECONDS",
+        help="how often --wait polls (default 5)",
+    )
+    add_format_option(status, ("text", "json"), "text (with --wait, a live view); json (one document)")
+    _account(status)
+
+    listing = sub.add_parser(
+        "list",
+        help="a deployment group's deployments, newest first",
+        description="List a deployment group's deployments, newest first (ListDeployments). Changes nothing.",
+    )
+    listing.add_argument("--application", metavar="NAME", required=True, help="the CodeDeploy application")
+    listing.add_argument("--deployment-group", metavar="NAME", required=True, help="its deployment group")
+    listing.add_argument(
+        "--status",
+        action="append",
+        choices=("Created", "Queued", "InProgress", "Baking", "Succeeded", "Failed", "Stopped", "Ready"),
+        help="only deployments with this status (repeatable)",
+    )
+    listing.add_argument("--limit", type=positive_int, default=20, metavar="N", help="at most N (default 20)")
+    add_format_option(listing, ("text", "json"), "text (a table) or json")
+    _account(listing)
+
+    stop = sub.add_parser(
+        "stop",
+        help="stop a deployment in progress (StopDeployment); --rollback also rolls it back",
+        description="Stop a deployment in progress (StopDeployment). Without --rollback, the instances keep "
+        "what they have.",
+    )
+    stop.add_argument("deployment_id", metavar="ID", help="the deployment id (d-...)")
+    stop.add_argument(
+        "--rollback", action="store_true", help="roll back to the last good revision as it stops"
+    )
+    add_format_option(stop, ("text", "json"), "text or json")
+    _account(stop)
