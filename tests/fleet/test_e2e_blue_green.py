@@ -23,7 +23,7 @@ def test_blue_green_switches_traffic_and_switches_back(fleet, sample_bundles, lo
         deployment_config="CodeDeployDefault.AllAtOnce",
         blue_green={"blue": BLUE, "green": GREEN, "keep_blue_seconds": 3600},
     )
-    first = cli.fleet("--group", group, "--bundle", sample_bundles["v1"].path)
+    first = cli.fleet("deploy", "--group", group, "--bundle", sample_bundles["v1"].path)
     assert first.code == 0, first.stderr
     live, idle = serving(fleet), BLUE
     assert live == GREEN  # green was deployed to; blue, which had nothing, is out of the load balancer
@@ -32,7 +32,7 @@ def test_blue_green_switches_traffic_and_switches_back(fleet, sample_bundles, lo
     traffic = load(fleet.url, rate=25, limit=120)
     time.sleep(1)
     switching = time.time()
-    second = cli.fleet("--group", group, "--bundle", sample_bundles["v2"].path)
+    second = cli.fleet("deploy", "--group", group, "--bundle", sample_bundles["v2"].path)
     switched = time.time()
     assert second.code == 0, second.stderr
     assert second.deployment["style"] == "BLUE_GREEN"

@@ -130,7 +130,7 @@ def test_a_revision_failing_the_load_balancer_check_is_rolled_back_with_no_faile
     rollout stops (OneAtATime), the automatic rollback restores v1, and no request fails."""
     fleet = make_fleet(4, environment={"APP_ENV_SAMPLE_APP_DRAIN_SECONDS": "0.5"})
     group = fleet.write_group_file(deployment_config=ONE, auto_rollback=True)
-    assert cli.fleet("--group", group, "--bundle", sample_bundles["v1"].path).code == 0
+    assert cli.fleet("deploy", "--group", group, "--bundle", sample_bundles["v1"].path).code == 0
     good = last_good(cli, group)
     broken = Path(sample_revision(str(tmp_path / "v2"), "2.0.0"))
     with open(broken / "hooks.env", "a") as handle:
@@ -139,7 +139,7 @@ def test_a_revision_failing_the_load_balancer_check_is_rolled_back_with_no_faile
 
     traffic = load(fleet.url, rate=25, limit=120)
     time.sleep(1)
-    done = cli.fleet("--group", group, "--bundle", bundle)
+    done = cli.fleet("deploy", "--group", group, "--bundle", bundle)
     time.sleep(1)
     traffic.stop()
 
@@ -170,7 +170,7 @@ def test_a_revision_failing_the_load_balancer_check_is_rolled_back_with_no_faile
 def test_a_load_balancer_that_stops_answering_fails_block_traffic_and_the_rollout(gated, cli):
     fleet, gate, revisions = gated
     group = fleet.write_group_file(deployment_config=ONE)
-    assert cli.fleet("--group", group, "--bundle", revisions["v1"]).code == 0
+    assert cli.fleet("deploy", "--group", group, "--bundle", revisions["v1"]).code == 0
     good = last_good(cli, group)
     gate.hold("BeforeBlockTraffic", skip_first=True)  # the second host waits before its BlockTraffic
     process = controller("deploy", "--group", group, "--bundle", revisions["v2"])
@@ -283,7 +283,7 @@ def blue_green_group(fleet, **settings) -> str:
 def test_ctrl_c_during_a_blue_green_switch_puts_traffic_back_on_the_originals(gated, load, cli):
     fleet, gate, revisions = gated
     group = blue_green_group(fleet)
-    assert cli.fleet("--group", group, "--bundle", revisions["v1"]).code == 0
+    assert cli.fleet("deploy", "--group", group, "--bundle", revisions["v1"]).code == 0
     assert serving(fleet) == GREEN
     traffic = load(fleet.url, rate=25, limit=120)
     gate.hold("AfterAllowTraffic")  # blue (the replacements) serve v2 and wait in their AllowTraffic trio
@@ -310,7 +310,7 @@ def test_ctrl_c_during_a_blue_green_switch_puts_traffic_back_on_the_originals(ga
 def test_a_controller_killed_mid_switch_leaves_a_record_that_status_reads_and_rollback_restores(gated, cli):
     fleet, gate, revisions = gated
     group = blue_green_group(fleet)
-    assert cli.fleet("--group", group, "--bundle", revisions["v1"]).code == 0
+    assert cli.fleet("deploy", "--group", group, "--bundle", revisions["v1"]).code == 0
     gate.hold("BeforeBlockTraffic")  # blue serves v2 already; green waits before its BlockTraffic
     process = controller("deploy", "--group", group, "--bundle", revisions["v2"])
     gate.reached("BeforeBlockTraffic", hosts=2)
@@ -341,7 +341,7 @@ def test_a_controller_killed_mid_switch_leaves_a_record_that_status_reads_and_ro
 def test_a_host_left_drained_by_a_killed_controller_is_listed_and_synced_back(gated, cli):
     fleet, gate, revisions = gated
     group = fleet.write_group_file(deployment_config=ONE)
-    assert cli.fleet("--group", group, "--bundle", revisions["v1"]).code == 0
+    assert cli.fleet("deploy", "--group", group, "--bundle", revisions["v1"]).code == 0
     gate.hold("ApplicationStart")
     process = controller("deploy", "--group", group, "--bundle", revisions["v2"])
     gate.reached("ApplicationStart")
@@ -361,7 +361,7 @@ def test_a_host_left_drained_by_a_killed_controller_is_listed_and_synced_back(ga
     assert status.result["traffic"]["hosts"][name]["state"] == "out"
 
     time.sleep(1)  # the host's runner ends the hook it was in and releases its lock
-    again = cli.fleet("--group", group, "--bundle", revisions["v2"])
+    again = cli.fleet("deploy", "--group", group, "--bundle", revisions["v2"])
     assert again.code == 0, again.stderr
     assert again.deployment["batches"][0] == [name]  # serving nothing, it goes first
     assert any(name in note and "not counted as healthy" in note for note in again.result["notes"])
@@ -375,7 +375,7 @@ def test_the_preflight_refuses_each_problem_in_one_line_and_deploys_nothing(
 ):
     fleet = make_fleet(3)
     first = fleet.write_group_file(deployment_config=ALL)
-    assert cli.fleet("--group", first, "--bundle", sample_bundles["v1"].path).code == 0
+    assert cli.fleet("deploy", "--group", first, "--bundle", sample_bundles["v1"].path).code == 0
     document = fleet.group_document(deployment_config=ALL)
     document["hosts"][0]["key"] = str(tmp_path / "no-such-key")
     wrong_key = tmp_path / "wrong_key"
@@ -392,7 +392,7 @@ def test_the_preflight_refuses_each_problem_in_one_line_and_deploys_nothing(
     bad = tmp_path / "bad.yml"
     bad.write_text(json.dumps(document))
 
-    done = cli.fleet("--group", str(bad), "--bundle", sample_bundles["v2"].path)
+    done = cli.fleet("deploy", "--group", str(bad), "--bundle", sample_bundles["v2"].path)
     assert done.code == 2 and done.result == {}
     lines = done.stderr.splitlines()
     assert "Traceback" not in done.stderr and "printf" not in done.stderr
@@ -413,7 +413,7 @@ def test_the_preflight_refuses_each_problem_in_one_line_and_deploys_nothing(
     document["load_balancer"]["backend"] = "nope"
     document["ssh"] = {"known_hosts": str(tmp_path / "missing_known_hosts")}
     bad.write_text(json.dumps(document))
-    done = cli.fleet("--group", str(bad), "--bundle", sample_bundles["v2"].path)
+    done = cli.fleet("deploy", "--group", str(bad), "--bundle", sample_bundles["v2"].path)
     problems = done.stderr.splitlines()[:-1]
     assert done.code == 2 and len(problems) == 2, done.stderr
     assert any(
@@ -458,7 +458,7 @@ def test_the_group_health_check_drives_haproxy_and_the_hooks(make_fleet, cli):
     assert "option httpchk GET /health\n" in config and "http-check expect rstatus ^(200|201|" in config
     assert "inter 500 fall 2 rise 3" in config
     group = fleet.write_group_file(deployment_config=ALL)
-    done = cli.fleet("--group", group, "--bundle", SAMPLE_APP)
+    done = cli.fleet("deploy", "--group", group, "--bundle", SAMPLE_APP)
     assert done.code == 0, done.stderr
     host = done.deployment["hosts"]["h1"]
     log = Path(fleet.host("h1").directory, "opt", "codedeploy-agent", "deployment-root")

@@ -18,7 +18,7 @@ FOUR = ["h1", "h2", "h3", "h4"]
 
 def test_a_fifth_host_is_synced_to_the_last_good_revision(fleet, sample_bundles, cli):
     group = fleet.write_group_file(deployment_config="CodeDeployDefault.AllAtOnce")
-    assert cli.fleet("--group", group, "--bundle", sample_bundles["v2"].path).code == 0
+    assert cli.fleet("deploy", "--group", group, "--bundle", sample_bundles["v2"].path).code == 0
     fleet.add_host()
     group = fleet.write_group_file(deployment_config="CodeDeployDefault.AllAtOnce")
     synced = cli.fleet("sync", "h5", "--group", group)
@@ -30,7 +30,7 @@ def test_a_fifth_host_is_synced_to_the_last_good_revision(fleet, sample_bundles,
 
 def test_a_killed_controller_is_reported_and_rolled_back(fleet, sample_bundles, cli):
     group = fleet.write_group_file(deployment_config="CodeDeployDefault.AllAtOnce")
-    assert cli.fleet("--group", group, "--bundle", sample_bundles["v1"].path).code == 0
+    assert cli.fleet("deploy", "--group", group, "--bundle", sample_bundles["v1"].path).code == 0
     group = fleet.write_group_file(deployment_config="CodeDeployDefault.OneAtATime")
     controller = subprocess.Popen(
         [

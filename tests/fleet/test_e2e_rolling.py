@@ -22,7 +22,7 @@ def on_v1(fleet, sample_bundles, cli):
     def group(config: str, **settings) -> str:
         return fleet.write_group_file(deployment_config=config, **settings)
 
-    first = cli.fleet("--group", group(ALL), "--bundle", sample_bundles["v1"].path)
+    first = cli.fleet("deploy", "--group", group(ALL), "--bundle", sample_bundles["v1"].path)
     assert first.code == 0, first.stderr
     assert cli.versions(fleet) == dict.fromkeys(["h1", "h2", "h3", "h4"], "1.0.0")
     return group
@@ -30,7 +30,7 @@ def on_v1(fleet, sample_bundles, cli):
 
 def test_half_at_a_time_under_load_drops_no_request(fleet, on_v1, sample_bundles, load, cli):
     traffic = load(fleet.url, rate=25, limit=120)
-    done = cli.fleet("--group", on_v1(HALF), "--bundle", sample_bundles["v2"].path)
+    done = cli.fleet("deploy", "--group", on_v1(HALF), "--bundle", sample_bundles["v2"].path)
     traffic.stop()
     assert done.code == 0, done.stderr
     assert done.deployment["status"] == "Succeeded"
@@ -43,7 +43,9 @@ def test_half_at_a_time_under_load_drops_no_request(fleet, on_v1, sample_bundles
 
 
 def test_a_broken_revision_stops_and_the_rollback_restores_every_host(fleet, on_v1, sample_bundles, cli):
-    done = cli.fleet("--group", on_v1(HALF, auto_rollback=True), "--bundle", sample_bundles["broken"].path)
+    done = cli.fleet(
+        "deploy", "--group", on_v1(HALF, auto_rollback=True), "--bundle", sample_bundles["broken"].path
+    )
     assert done.code == 1
     statuses = done.statuses()
     assert done.deployment["status"] == "Failed"
@@ -58,7 +60,7 @@ def test_a_broken_revision_stops_and_the_rollback_restores_every_host(fleet, on_
 
 
 def test_one_at_a_time_stops_at_the_first_failure(fleet, on_v1, sample_bundles, cli):
-    done = cli.fleet("--group", on_v1(ONE), "--bundle", sample_bundles["broken"].path)
+    done = cli.fleet("deploy", "--group", on_v1(ONE), "--bundle", sample_bundles["broken"].path)
     assert done.code == 1 and done.deployment["status"] == "Failed"
     assert [len(batch) for batch in done.deployment["batches"]] == [1]
     first = done.deployment["batches"][0][0]
@@ -73,7 +75,7 @@ def test_one_at_a_time_stops_at_the_first_failure(fleet, on_v1, sample_bundles, 
 def test_a_dead_host_is_refused_before_anything_changes(fleet, on_v1, sample_bundles, cli):
     fleet.kill_host("h3")
     group = on_v1(ALL, host_timeout=60)
-    done = cli.fleet("--group", group, "--bundle", sample_bundles["v2"].path)
+    done = cli.fleet("deploy", "--group", group, "--bundle", sample_bundles["v2"].path)
     assert done.code == 2 and done.result == {}
     lines = done.stderr.splitlines()
     assert len(lines) == 2 and "Traceback" not in done.stderr
@@ -87,7 +89,7 @@ def test_a_dead_host_is_refused_before_anything_changes(fleet, on_v1, sample_bun
 def test_all_at_once_without_preflight_succeeds_while_one_host_is_down(fleet, on_v1, sample_bundles, cli):
     fleet.kill_host("h3")
     group = on_v1(ALL, host_timeout=60)
-    done = cli.fleet("--group", group, "--bundle", sample_bundles["v2"].path, "--no-preflight")
+    done = cli.fleet("deploy", "--group", group, "--bundle", sample_bundles["v2"].path, "--no-preflight")
     assert done.code == 0, done.stderr
     assert done.deployment["batches"] == [["h1", "h2", "h3", "h4"]] or len(done.deployment["batches"]) == 1
     assert done.statuses() == {"h1": "Succeeded", "h2": "Succeeded", "h3": "Failed", "h4": "Succeeded"}
@@ -102,13 +104,15 @@ def test_minimum_healthy_three_of_four_goes_one_by_one_and_stops_at_a_dead_host(
     fleet, on_v1, sample_bundles, cli
 ):
     three = {"minimum_healthy_hosts": {"type": "HOST_COUNT", "value": 3}}
-    done = cli.fleet("--group", on_v1(three), "--bundle", sample_bundles["v2"].path)
+    done = cli.fleet("deploy", "--group", on_v1(three), "--bundle", sample_bundles["v2"].path)
     assert done.code == 0, done.stderr
     assert [len(batch) for batch in done.deployment["batches"]] == [1, 1, 1, 1]
     assert cli.versions(fleet) == dict.fromkeys(["h1", "h2", "h3", "h4"], "2.0.0")
 
     fleet.kill_host("h3")
-    again = cli.fleet("--group", on_v1(three), "--bundle", sample_bundles["v1"].path, "--no-preflight")
+    again = cli.fleet(
+        "deploy", "--group", on_v1(three), "--bundle", sample_bundles["v1"].path, "--no-preflight"
+    )
     assert again.code == 1 and again.deployment["status"] == "Failed"
     statuses = again.statuses()
     assert statuses["h3"] == "Failed" and list(statuses.values()).count("Failed") == 1
