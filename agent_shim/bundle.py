@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional
 from urllib.parse import parse_qs, urlencode, urlparse
 
+from appspec_tools.errors import InputError
 from appspec_tools.revision import Revision, clean_name, sniff_archive
 
 COPY_CHUNK = 1024 * 1024
 
 
-class BundleError(Exception):
+class BundleError(InputError):
     """A revision that cannot be fetched or unpacked; one line naming the bundle and the fix."""
 
 

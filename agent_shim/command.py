@@ -167,7 +167,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         request = request_from(args)
         live: Optional[EventCallback] = None
-        if args.output_format == "text":
+        if args.output_format == "text" and not getattr(args, "quiet", False):
             live = LiveLines(out)
         elif args.output_format == "jsonl":
             live = JsonLines(out)

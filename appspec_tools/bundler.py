@@ -22,6 +22,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import IO, List, Optional, Sequence, TextIO, Tuple
 
+from appspec_tools.errors import InputError
 from appspec_tools.problem import Problem
 
 BUNDLE_TYPES = ("zip", "tar", "tgz")
@@ -32,7 +33,7 @@ FILE, DIR, SYMLINK = "file", "dir", "symlink"
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 
-class BundleError(Exception):
+class BundleError(InputError):
     """A revision that cannot be bundled: one line naming the path and the fix."""
 
 

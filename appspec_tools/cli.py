@@ -13,9 +13,10 @@ import sys
 from typing import Callable, Dict, List, NoReturn, Optional, TextIO
 
 from appspec_tools import __version__
+from appspec_tools.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError, UsageError
 from appspec_tools.lifecycle import PLATFORMS
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_FINDINGS = 1
 EXIT_CODES = (
     (EXIT_OK, "success: the files are clean, the deployment succeeded"),
     (EXIT_FINDINGS, "findings at or above the failing level, or a deployment failed, stopped or was refused"),
@@ -28,20 +29,17 @@ EXIT_CODES = (
 EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES)
 
 
-class UsageError(Exception):
-    pass
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2, like every other usage error
         raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
 def _use_colour(stream: TextIO, choice: str) -> bool:
-    if choice == "never" or os.environ.get("NO_COLOR"):
+    """An explicit --color always|never wins; `auto` follows NO_COLOR, then whether it is a terminal."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
         return False
-    if choice == "always":
-        return True
     return hasattr(stream, "isatty") and stream.isatty()
 
 
@@ -85,7 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument(
         "--max-file-size", type=int, metavar="BYTES", help="largest AppSpec read (default 1 MiB)"
     )
-    lint.add_argument("--color", default="auto", choices=["auto", "always", "never"])
+    lint.add_argument(
+        "--color",
+        default="auto",
+        choices=["auto", "always", "never"],
+        help="colour the text format: auto (a terminal, unless NO_COLOR is set), always or never",
+    )
+    lint.add_argument(
+        "-q", "--quiet", action="store_true", help="text format: the problems only, no summary line"
+    )
 
     rules = sub.add_parser("rules", help="list the lint rules")
     rules.add_argument("--markdown", action="store_true", help="print docs/rules.md")
@@ -131,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     bundle_options.configure_push_parser(
         sub.add_parser("push", help="bundle, upload to S3 and register the revision")
     )
+    completion = sub.add_parser("completion", help="print a shell completion script (bash, zsh or tcsh)")
+    completion.add_argument("shell", choices=("bash", "zsh", "tcsh"))
     _name_every_parser(parser)
     return parser
 
@@ -191,7 +199,13 @@ def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"appspec lint: {message}\n")
     if report.errors and not report.files:
         return EXIT_USAGE  # nothing was read: no report, which would look like a clean run
-    FORMATTERS[args.format](report.problems, report.files, out, _use_colour(out, args.color))
+    colour = _use_colour(out, args.color)
+    if args.quiet and args.format == "text":
+        from appspec_tools.formatters import text_line
+
+        out.writelines(text_line(problem, colour) + "\n" for problem in report.problems)
+    else:
+        FORMATTERS[args.format](report.problems, report.files, out, colour)
     strict = args.strict if args.strict is not None else config.strict
     if report.errors:
         return EXIT_USAGE
@@ -267,6 +281,15 @@ def cmd_push(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return push.run(args, out, err)
 
 
+def cmd_completion(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        import shtab
+    except ImportError:
+        raise UsageError("appspec completion: needs shtab (python3 -m pip install shtab)") from None
+    out.write(shtab.complete(build_parser(), shell=args.shell))
+    return EXIT_OK
+
+
 COMMANDS: Dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
     "lint": cmd_lint,
     "rules": cmd_rules,
@@ -278,6 +301,7 @@ COMMANDS: Dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
     "demo": cmd_demo,
     "bundle": cmd_bundle,
     "push": cmd_push,
+    "completion": cmd_completion,
 }
 
 
@@ -293,9 +317,9 @@ def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None, err: Op
             parser.print_help(out)
             return EXIT_USAGE
         return COMMANDS[args.command](args, out, err)
-    except UsageError as exc:
+    except CommandError as exc:  # every command's errors: one line and the table's code
         err.write(f"{exc}\n")
-        return EXIT_USAGE
+        return exc.exit_code
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return EXIT_INTERRUPTED

@@ -75,6 +75,12 @@ def add_format_option(parser: argparse.ArgumentParser, choices: Sequence[str], h
     parser.add_argument("--format", dest="output_format", choices=choices, default="text", help=help)
 
 
+def add_quiet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="text format: no live progress, only the result at the end"
+    )
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """`appspec deploy`: one deployment on this host, as the CodeDeploy agent runs it."""
     parser.description = (
@@ -96,6 +102,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "text (live lines, then a summary); json (one report at the end); jsonl (one JSON line per event, "
         "then the result)",
     )
+    add_quiet_option(parser)
 
     local = parser.add_argument_group("this host (the agent shim)")
     local.add_argument(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from appspec_tools.deploy_options import add_format_option, add_revision_options
+from appspec_tools.deploy_options import add_format_option, add_quiet_option, add_revision_options
 
 # verb -> (the controller's action, the positional it takes, its one-line help)
 VERBS = {
@@ -83,6 +83,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     deploy = _verb(sub, "deploy")
     add_revision_options(deploy, REVISION, required=True)
     add_format_option(deploy, LIVE_FORMATS, _LIVE_HELP)
+    add_quiet_option(deploy)
     _timeline(deploy)
     _no_preflight(deploy)
 
@@ -109,6 +110,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     for verb in ("rollback", "sync"):
         changer = _verb(sub, verb)
         add_format_option(changer, LIVE_FORMATS, _LIVE_HELP)
+        add_quiet_option(changer)
         _timeline(changer)
         if verb == "sync":
             _no_preflight(changer)

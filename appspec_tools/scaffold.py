@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
+from appspec_tools.errors import UsageError
+
 DEFAULT_HOOKS = "stop,after-install,start,validate"
 DEFAULT_PORT = 8080
 SCRIPTS_DIR = "scripts"
@@ -65,7 +67,7 @@ _FLAG_NEEDS_HOOKS = {
 }
 
 
-class InitError(Exception):
+class InitError(UsageError):
     """A usage problem: printed as one line, exit 2, nothing written."""
 
 

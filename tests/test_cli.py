@@ -142,12 +142,38 @@ def test_github_format_prints_workflow_annotations(write):
     assert line.startswith(f"::warning file={escaped},line=3,col=1,title=TOP007 warning::TOP007 unknown key")
 
 
-def test_colour_only_when_asked_or_on_a_tty_and_never_with_no_color(write, monkeypatch):
+def test_colour_when_asked_or_on_a_tty_unless_no_color_and_an_explicit_choice_wins(write, monkeypatch):
     path = write("appspec.yml", BAD)
     assert "\033[" not in run(["lint", "--no-config", path])[1]
     assert "\033[31m" in run(["lint", "--no-config", "--color", "always", path])[1]
     monkeypatch.setenv("NO_COLOR", "1")
-    assert "\033[" not in run(["lint", "--no-config", "--color", "always", path])[1]
+    assert "\033[31m" in run(["lint", "--no-config", "--color", "always", path])[1]  # the flag is explicit
+    assert "\033[" not in run(["lint", "--no-config", "--color", "auto", path])[1]
+    assert "\033[" not in run(["lint", "--no-config", "--color", "never", path])[1]
+
+
+def test_quiet_prints_the_problems_only(write):
+    bad, good = write("appspec.yml", BAD), write("good/appspec.yml", GOOD)
+    code, out, _ = run(["lint", "--no-config", "-q", bad])
+    assert code == 1 and out and all(line.startswith(bad + ":") for line in out.splitlines())
+    assert run(["lint", "--no-config", "--quiet", good]) == (0, "", "")
+
+
+def test_completion_scripts_come_from_the_parser_and_complete_in_a_real_bash(tmp_path):
+    import shutil
+
+    code, script, err = run(["completion", "bash"])
+    assert code == 0 and err == ""
+    (tmp_path / "appspec.bash").write_text(script)
+    assert run(["completion", "zsh"])[0] == 0 and run(["completion", "fish"])[0] == 2
+    if shutil.which("bash") is None:
+        pytest.skip("no bash")
+    probe = (
+        f"source {tmp_path / 'appspec.bash'}; COMP_WORDS=(appspec fleet status --g); COMP_CWORD=3; "
+        'COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}; _shtab_appspec; printf "%s\\n" "${COMPREPLY[@]}"'
+    )
+    done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30)
+    assert done.stdout.split() == ["--group"], done.stderr
 
 
 def test_config_file_disables_rules_and_sets_strict(write, tmp_path):

@@ -40,6 +40,7 @@ from agent_shim.fleet.controller import Controller, FleetRun
 from agent_shim.fleet.group import LOCAL, DeploymentGroup, GroupFileError, load_group
 from agent_shim.fleet.history import GroupBusy, History
 from agent_shim.fleet.revisions import Revision, RevisionRefused, prepare_revision
+from appspec_tools.errors import UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -57,11 +58,7 @@ class Context:
         return getattr(self.args, "output_format", "text") or "text"
 
 
-class UsageError(Exception):
-    pass
-
-
-class PreflightRefused(Exception):
+class PreflightRefused(UsageError):
     """The preflight found problems: nothing was deployed and nothing recorded; one line each."""
 
 
@@ -154,7 +151,7 @@ def controller_for(context: Context) -> Controller:
 def progress_for(context: Context) -> Optional[Callable[[FleetDeployment], Any]]:
     if context.format == "jsonl":
         return lambda deployment: JsonEvents(context.out, deployment)
-    if context.format != "text":
+    if context.format != "text" or getattr(context.args, "quiet", False):
         return None
     from agent_shim.fleet import report
 

@@ -21,6 +21,7 @@ from agent_shim.fleet.config import (
     deployment_config,
 )
 from agent_shim.fleet.contracts import HostSpec
+from appspec_tools.errors import UsageError
 from appspec_tools.nodes import Mapping, Node, to_python
 from appspec_tools.nodes import Sequence as SequenceNode
 
@@ -297,7 +298,7 @@ class DeploymentGroup:
         return f"hosts[{index}]" + (f".{key}" if key else "")
 
 
-class GroupFileError(Exception):
+class GroupFileError(UsageError):
     """The group file is unusable; `errors` holds one `FILE:LINE:COL: message` line per problem."""
 
     def __init__(self, errors: List[str]) -> None:

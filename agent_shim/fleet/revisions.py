@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Optional
 
 from agent_shim.fleet.history import History
+from appspec_tools.errors import EXIT_FAILED, EXIT_USAGE, Refused
 
 SUFFIXES = {"zip": ".zip", "tar": ".tar", "tgz": ".tgz"}
 
 
-class RevisionRefused(Exception):
+class RevisionRefused(Refused):
     """The revision cannot be deployed at all (unreadable, lint errors): nothing changed on any host.
     `unreadable`: it is not a revision at all (a missing file, not an archive): an input error, exit 2, as
     in `appspec lint`; otherwise (lint errors, nothing to roll back to) the deployment fails, exit 1."""
@@ -23,6 +24,7 @@ class RevisionRefused(Exception):
     def __init__(self, message: str, unreadable: bool = False) -> None:
         super().__init__(message)
         self.unreadable = unreadable
+        self.exit_code = EXIT_USAGE if unreadable else EXIT_FAILED
 
 
 @dataclass(frozen=True)

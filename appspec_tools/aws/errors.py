@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Dict, Iterator, Optional
 
+from appspec_tools.errors import CommandError
 
-class AwsError(Exception):
+
+class AwsError(CommandError):
     """A failed AWS call or setup, as one line for the user; the CLI exits 2."""
 
 

@@ -617,3 +617,14 @@ def test_check_and_the_preflight_flags(tmp_path):
     assert code == 2 and "appspec fleet plan: unrecognized arguments: --no-preflight" in err
     code, out, _ = cli("plan", "--group", group, "--connect")
     assert code == 0 and "preflight: no problem; 2 host(s) answered over SSH" in out
+
+
+def test_quiet_leaves_out_the_live_view_and_keeps_the_result(tmp_path):
+    fleet = LocalFleet(tmp_path, ("a", "b"))
+    code, out, err = cli(
+        "deploy", "--group", str(fleet.group_path), "--bundle", str(fleet.revision("v1")), "-q"
+    )
+    assert code == 0, err
+    assert "host a started" not in out and "DownloadBundle" not in out
+    assert out.splitlines()[0].split() == ["HOST", "BATCH", "STATUS", "DURATION", "LAST", "EVENT", "REASON"]
+    assert "succeeded in" in out.splitlines()[-1]

@@ -268,3 +268,11 @@ def test_a_root_that_is_not_a_directory_is_a_usage_error(host):
     assert process.returncode == 2
     assert "internal error" not in process.stderr
     assert str(root_file) in process.stderr and len(process.stderr.splitlines()) == 1
+
+
+def test_quiet_prints_only_the_result(host):
+    rev = host.revision("r", hooks={"BeforeInstall": "echo ran"})
+    process = run_cli(host, "--bundle", str(rev), "--quiet")
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.splitlines()[0].startswith("deployment ") and "succeeded in" in process.stdout
+    assert "BeforeInstall" not in process.stdout

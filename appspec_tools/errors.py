@@ -1,0 +1,27 @@
+"""The errors a command can end with, each with its exit code (the table in docs/cli.md and `appspec
+--help`). Modules raise their own subclasses; the CLI's edge turns any of them into one line on stderr and
+its code, so no command picks codes of its own."""
+
+from __future__ import annotations
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class CommandError(Exception):
+    """One line for the user (the place, what is wrong, the fix) and the exit code that goes with it."""
+
+    exit_code = EXIT_USAGE
+
+
+class UsageError(CommandError):
+    """An unknown or misplaced flag or argument, or a configuration that cannot be used."""
+
+
+class InputError(CommandError):
+    """A file, bundle or answer the command needs cannot be read or used."""
+
+
+class Refused(CommandError):
+    """The work was refused or failed on its merits (lint errors, nothing to roll back): a finding."""
+
+    exit_code = EXIT_FAILED
