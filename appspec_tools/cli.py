@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Dict, List, NoReturn, Optional, TextIO
+from typing import Callable, Dict, List, NoReturn, Optional, TextIO, Tuple
 
 from appspec_tools import __version__
 from appspec_tools.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError, UsageError
@@ -43,17 +43,7 @@ def _use_colour(stream: TextIO, choice: str) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="appspec",
-        description="Lint, generate and rehearse AWS CodeDeploy AppSpec revisions.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"appspec {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    lint = sub.add_parser("lint", help="check AppSpec files, revision folders and bundles")
+def _configure_lint(lint: argparse.ArgumentParser) -> None:
     lint.add_argument(
         "paths", nargs="*", metavar="PATH", help="AppSpec file, revision folder, archive, or - for stdin"
     )
@@ -93,32 +83,40 @@ def build_parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="text format: the problems only, no summary line"
     )
 
-    rules = sub.add_parser("rules", help="list the lint rules")
+
+def _configure_rules(rules: argparse.ArgumentParser) -> None:
     rules.add_argument("--markdown", action="store_true", help="print docs/rules.md")
 
-    schema = sub.add_parser("schema", help="print a JSON Schema of the AppSpec for editors")
+
+def _configure_schema(schema: argparse.ArgumentParser) -> None:
     schema.add_argument("--platform", choices=("all",) + PLATFORMS, default="all")
 
+
+def _configure_init(parser: argparse.ArgumentParser) -> None:
     from appspec_tools import scaffold
 
-    scaffold.configure_parser(
-        sub.add_parser("init", help="write an appspec.yml and hook scripts into a repository")
-    )
+    scaffold.configure_parser(parser)
 
+
+def _configure_deploy(parser: argparse.ArgumentParser) -> None:
     from appspec_tools import deploy_options
 
-    deploy_options.configure_parser(
-        sub.add_parser("deploy", help="run a deployment on this host, like the CodeDeploy agent")
-    )
+    deploy_options.configure_parser(parser)
 
-    from appspec_tools import fleet_options, service_options
 
-    fleet_options.configure_parser(
-        sub.add_parser("fleet", help="deploy to a group of hosts over SSH, like the CodeDeploy service")
-    )
-    service_options.configure_parser(sub.add_parser("aws", help="deployments by the AWS CodeDeploy service"))
+def _configure_fleet(parser: argparse.ArgumentParser) -> None:
+    from appspec_tools import fleet_options
 
-    demo = sub.add_parser("demo", help="deploy the sample app on this host and check it over HTTP")
+    fleet_options.configure_parser(parser)
+
+
+def _configure_aws(parser: argparse.ArgumentParser) -> None:
+    from appspec_tools import service_options
+
+    service_options.configure_parser(parser)
+
+
+def _configure_demo(demo: argparse.ArgumentParser) -> None:
     demo.add_argument(
         "--port", type=int, default=8080, help="port for the sample app (default 8080, or a free one)"
     )
@@ -129,16 +127,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--stop", metavar="DIR", help="stop the demo deployed in DIR and remove DIR")
 
+
+def _configure_bundle(parser: argparse.ArgumentParser) -> None:
     from appspec_tools import bundle_options
 
-    bundle_options.configure_bundle_parser(
-        sub.add_parser("bundle", help="write a reproducible revision archive")
-    )
-    bundle_options.configure_push_parser(
-        sub.add_parser("push", help="bundle, upload to S3 and register the revision")
-    )
-    completion = sub.add_parser("completion", help="print a shell completion script (bash, zsh or tcsh)")
+    bundle_options.configure_bundle_parser(parser)
+
+
+def _configure_push(parser: argparse.ArgumentParser) -> None:
+    from appspec_tools import bundle_options
+
+    bundle_options.configure_push_parser(parser)
+
+
+def _configure_completion(completion: argparse.ArgumentParser) -> None:
     completion.add_argument("shell", choices=("bash", "zsh", "tcsh"))
+
+
+# command -> (its line in `appspec --help`, what adds its options)
+SUBCOMMANDS: Dict[str, Tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "lint": ("check AppSpec files, revision folders and bundles", _configure_lint),
+    "rules": ("list the lint rules", _configure_rules),
+    "schema": ("print a JSON Schema of the AppSpec for editors", _configure_schema),
+    "init": ("write an appspec.yml and hook scripts into a repository", _configure_init),
+    "deploy": ("run a deployment on this host, like the CodeDeploy agent", _configure_deploy),
+    "fleet": ("deploy to a group of hosts over SSH, like the CodeDeploy service", _configure_fleet),
+    "aws": ("deployments by the AWS CodeDeploy service", _configure_aws),
+    "demo": ("deploy the sample app on this host and check it over HTTP", _configure_demo),
+    "bundle": ("write a reproducible revision archive", _configure_bundle),
+    "push": ("bundle, upload to S3 and register the revision", _configure_push),
+    "completion": ("print a shell completion script (bash, zsh or tcsh)", _configure_completion),
+}
+
+
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The whole parser, or with `only` the one command's options (every command is still listed):
+    a run configures just the command it runs, so `appspec lint` never builds the deploy options."""
+    parser = _Parser(
+        prog="appspec",
+        description="Lint, generate and rehearse AWS CodeDeploy AppSpec revisions.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"appspec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (summary, configure) in SUBCOMMANDS.items():
+        command = sub.add_parser(name, help=summary)
+        if only is None or only == name:
+            configure(command)
     _name_every_parser(parser)
     return parser
 
@@ -308,7 +344,8 @@ COMMANDS: Dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
 def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(only=argv[0] if argv and argv[0] in SUBCOMMANDS else "")
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:

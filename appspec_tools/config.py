@@ -6,30 +6,32 @@ Looked up from the current directory upwards, stopping at the first folder that 
 
 from __future__ import annotations
 
-import configparser
 import os
-from dataclasses import dataclass, field
 from typing import Any, FrozenSet, List, Optional
 
+from appspec_tools.errors import UsageError
 from appspec_tools.lifecycle import PLATFORMS
 
 CONFIG_FILE = ".appspec-lint.yml"
 KEYS = ("disable", "enable", "strict", "platform", "max-file-size")
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     pass
 
 
-@dataclass
 class LintConfig:
-    disable: FrozenSet[str] = frozenset()
-    enable: FrozenSet[str] = frozenset()
-    strict: bool = False
-    platform: Optional[str] = None
-    max_file_size: Optional[int] = None
-    path: Optional[str] = None
-    warnings: List[str] = field(default_factory=list)
+    """The settings of a lint configuration file; command-line flags add to or override them.
+    A plain class, not a dataclass: defining one costs about a millisecond of every lint start-up."""
+
+    def __init__(self, path: Optional[str] = None) -> None:
+        self.disable: FrozenSet[str] = frozenset()
+        self.enable: FrozenSet[str] = frozenset()
+        self.strict = False
+        self.platform: Optional[str] = None
+        self.max_file_size: Optional[int] = None
+        self.path = path
+        self.warnings: List[str] = []
 
 
 def find_config(start: str = ".") -> Optional[str]:
@@ -59,6 +61,8 @@ def load_config(path: Optional[str]) -> LintConfig:
     if path is None:
         return LintConfig()
     if os.path.basename(path) == "setup.cfg":
+        import configparser  # only for setup.cfg: not at every start-up
+
         parser = configparser.ConfigParser()
         try:
             parser.read(path, encoding="utf-8")

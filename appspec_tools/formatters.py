@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Callable, Dict, Iterable, List, TextIO
 
 from appspec_tools import __version__
@@ -63,6 +62,8 @@ def as_dict(p: Problem) -> dict:
 
 @formatter("json")
 def json_format(problems: List[Problem], files: int, out: TextIO, colour: bool) -> None:
+    import json  # here, not at the top: the text format, the default, needs no json
+
     document = {
         "tool": "appspec-lint",
         "version": __version__,
@@ -145,6 +146,8 @@ def _uri(path: str) -> str:
 
 @formatter("sarif")
 def sarif(problems: List[Problem], files: int, out: TextIO, colour: bool) -> None:
+    import json
+
     json.dump(sarif_document(problems), out, indent=2)
     out.write("\n")
 

@@ -4,38 +4,44 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Set, Tuple
 
+from appspec_tools.bundle_types import is_archive
+from appspec_tools.errors import InputError
 from appspec_tools.platforms import detect_platform
 from appspec_tools.problem import Problem, Severity
-from appspec_tools.rules import Context, Finding, Rule, all_rules
+from appspec_tools.rules import Context, Finding, Rule, rules_for
 from appspec_tools.source import MAX_FILE_BYTES, Source, read_source
 
 APPSPEC_NAMES = ("appspec.yml", "appspec.yaml", "appspec.json")
 SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache"}
 )
-_INLINE = re.compile(r"#\s*appspec-lint:\s*(disable|disable-file)\s*=\s*([A-Za-z0-9_, ]+)")
+_INLINE = r"#\s*appspec-lint:\s*(disable|disable-file)\s*=\s*([A-Za-z0-9_, ]+)"  # compiled on first use
 
 
-class LintError(Exception):
+class LintError(InputError):
     """A path that could not be linted at all (I/O, usage); the CLI prints it as one line, exit 2."""
 
 
-@dataclass
-class LintOptions:
+# LintOptions, LintReport, Source and Context are not dataclasses: defining each dataclass costs about
+# a millisecond of every `appspec lint` start-up.
+class LintOptions(NamedTuple):
+    """What to lint for: a platform instead of detection, rules off and on, the largest file read."""
+
     platform: Optional[str] = None
     disabled: FrozenSet[str] = frozenset()
     enabled: FrozenSet[str] = frozenset()
     max_bytes: int = MAX_FILE_BYTES
 
 
-@dataclass
 class LintReport:
-    problems: List[Problem] = field(default_factory=list)
-    errors: List[str] = field(default_factory=list)
-    files: int = 0
+    """Every problem found, the paths that could not be linted at all, and how many files were read."""
+
+    def __init__(self) -> None:
+        self.problems: List[Problem] = []
+        self.errors: List[str] = []
+        self.files = 0
 
 
 def lint_bytes(
@@ -52,14 +58,14 @@ def lint_bytes(
 ) -> List[Problem]:
     """Every problem in one AppSpec document, sorted by position. Rules that are off by default run
     only when named in ``enabled``; ``source`` is `raw` already read (the model's load passes it)."""
-    rules = all_rules()
     if source is None:
         source = read_source(raw, path, fmt, max_bytes)
+    chosen = None if source.root is None else platform or detect_platform(source.root)
+    rules = rules_for(chosen, revision is not None)
     found: List[Tuple[Rule, int, int, str, str]] = []
     for item in source.findings:
         found.append((rules[item.rule_id], item.line, item.column, item.message, ""))
-    if source.root is not None:
-        chosen = platform or detect_platform(source.root)
+    if source.root is not None and chosen is not None:
         ctx = Context(source=source, root=source.root, platform=chosen, revision=revision)
         for rule in _applicable(rules.values(), ctx):
             for finding in rule.findings(ctx):
@@ -113,7 +119,7 @@ def _inline_disables(text: str) -> Tuple[Dict[int, Set[str]], Set[str]]:
         return by_line, whole
     lines = text.splitlines()
     for number, line in enumerate(lines, 1):
-        match = _INLINE.search(line)
+        match = re.search(_INLINE, line)
         if not match:
             continue
         ids = {part.strip().upper() for part in match.group(2).split(",") if part.strip()}
@@ -161,8 +167,6 @@ def find_appspecs(directory: str) -> List[str]:
 
 
 def lint_paths(paths: List[str], options: LintOptions, stdin: Any = None) -> LintReport:
-    from appspec_tools import revision as revisions
-
     report = LintReport()
     for path in paths or ["."]:
         try:
@@ -177,22 +181,31 @@ def lint_paths(paths: List[str], options: LintOptions, stdin: Any = None) -> Lin
                         "pass the AppSpec file or the revision folder that holds it"
                     )
                 for appspec in appspecs:
-                    with revisions.open_revision(os.path.dirname(appspec) or ".") as rev:
-                        report.problems += _lint_revision(rev, options)
-                        report.files += 1
+                    report.problems += _lint_bundle(os.path.dirname(appspec) or ".", options)
+                    report.files += 1
                 continue
-            elif revisions.is_archive(path):
-                with revisions.open_revision(path) as rev:
-                    report.problems += _lint_revision(rev, options)
+            elif is_archive(path):
+                report.problems += _lint_bundle(path, options)
             elif not os.path.exists(path):
                 raise LintError(f"{path}: no such file or directory")
             else:
                 report.problems += _lint_one(read_limited(path, options.max_bytes), path, options)
             report.files += 1
-        except (LintError, revisions.RevisionError) as exc:
+        except LintError as exc:
             report.errors.append(str(exc))
     report.problems.sort(key=Problem.sort_key)
     return report
+
+
+def _lint_bundle(path: str, options: LintOptions) -> List[Problem]:
+    """A revision folder or bundle; the archive readers are imported only here, not for an AppSpec file."""
+    from appspec_tools.revision import RevisionError, open_revision
+
+    try:
+        with open_revision(path) as rev:
+            return _lint_revision(rev, options)
+    except RevisionError as exc:
+        raise LintError(str(exc)) from None
 
 
 def _lint_one(raw: bytes, path: str, options: LintOptions, revision: Any = None) -> List[Problem]:

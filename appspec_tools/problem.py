@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class Severity(enum.IntEnum):
@@ -23,8 +23,10 @@ class Severity(enum.IntEnum):
             raise ValueError(f"unknown severity {text!r}: use error, warning or info") from None
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
+    """One finding, located. A NamedTuple (immutable like a frozen dataclass): importing `dataclasses`
+    costs about 8 ms of every `appspec lint` start-up (it pulls in inspect, ast and dis)."""
+
     path: str
     line: int
     column: int

@@ -20,18 +20,19 @@ import zlib
 from dataclasses import dataclass, replace
 from typing import IO, Callable, Dict, Iterable, Iterator, List, Literal, Optional, Set, Tuple
 
+from appspec_tools.bundle_types import ARCHIVE_SUFFIXES, sniff_archive
+from appspec_tools.bundle_types import is_archive as is_archive  # re-exported: part of this module's API
+from appspec_tools.errors import InputError
 from appspec_tools.problem import Problem
 
 MAX_ENTRIES = 100_000
 MAX_LINK_HOPS = 40
 APPSPEC_NAMES = ("appspec.yml", "appspec.yaml", "appspec.json")
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz")
 FILE, DIR, SYMLINK, HARDLINK, DEVICE, OTHER = "file", "dir", "symlink", "hardlink", "device", "other"
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _APPSPEC_LIKE = re.compile("appspec", re.IGNORECASE)  # the agent's `Dir.entries(top).grep(/appspec/i)`
 TarMode = Literal["r:", "r:gz", "r:bz2", "r:xz"]
 _TAR_MODES: Dict[bytes, TarMode] = {b"\x1f\x8b": "r:gz", b"BZh": "r:bz2", b"\xfd7zXZ\x00": "r:xz"}
-_COMPRESSED = tuple(_TAR_MODES)
 _READ_ERRORS = (
     zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError, RuntimeError,
     NotImplementedError, ValueError, KeyError, struct.error,
@@ -39,7 +40,7 @@ _READ_ERRORS = (
 Lookup = Callable[[str], Optional["Entry"]]
 
 
-class RevisionError(Exception):
+class RevisionError(InputError):
     """A revision that cannot be read at all: one line naming the path and the problem."""
 
 
@@ -56,27 +57,6 @@ class Entry:
 
 
 ROOT = Entry("", DIR, None)
-
-
-def is_archive(path: str) -> bool:
-    """A zip, tar or tgz bundle, by suffix or, for an existing file, by its magic bytes."""
-    return path.lower().endswith(ARCHIVE_SUFFIXES) or (
-        os.path.isfile(path) and sniff_archive(path) is not None
-    )
-
-
-def sniff_archive(path: str) -> Optional[str]:
-    """The bundle type by magic bytes: "zip", "tgz" (gzip), "tar" (plain, bzip2 or xz), or None."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(262)
-    except OSError:
-        return None
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return "zip"
-    if head.startswith(b"\x1f\x8b"):
-        return "tgz"
-    return "tar" if head.startswith(_COMPRESSED) or head[257:262] == b"ustar" else None
 
 
 def clean_name(raw: str, backslashes: bool = False) -> Optional[str]:

@@ -8,10 +8,8 @@ Parse-stage findings are returned as ``SourceFinding`` values that carry a rule 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, NamedTuple, Optional, Tuple
 
-from appspec_tools.json_nodes import JSONSyntaxError, parse_json
 from appspec_tools.nodes import Mapping, Node, Scalar, Sequence
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -31,22 +29,26 @@ _TAGS = {
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-@dataclass(frozen=True)
-class SourceFinding:
+class SourceFinding(NamedTuple):
+    """A parse-stage finding; a NamedTuple (immutable, and cheaper to define than a dataclass)."""
+
     rule_id: str
     line: int
     column: int
     message: str
 
 
-@dataclass
 class Source:
-    path: str
-    text: str = ""
-    format: str = "yaml"
-    root: Optional[Node] = None
-    findings: List[SourceFinding] = field(default_factory=list)
-    alias_lines: List[Tuple[int, int]] = field(default_factory=list)
+    """A document as read: its text, its nodes (None when it did not parse) and the parser's findings.
+    A plain class, not a dataclass, to keep `appspec lint` start-up short."""
+
+    def __init__(self, path: str, text: str = "", format: str = "yaml", root: Optional[Node] = None) -> None:
+        self.path = path
+        self.text = text
+        self.format = format
+        self.root = root
+        self.findings: List[SourceFinding] = []
+        self.alias_lines: List[Tuple[int, int]] = []
 
     @property
     def lines(self) -> List[str]:
@@ -115,6 +117,8 @@ def guess_format(path: str, raw: bytes) -> str:
 
 
 def _parse_json(source: Source) -> None:
+    from appspec_tools.json_nodes import JSONSyntaxError, parse_json  # only JSON AppSpecs need it
+
     try:
         source.root = parse_json(source.text, MAX_DEPTH)
     except JSONSyntaxError as exc:

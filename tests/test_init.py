@@ -5,7 +5,6 @@ overwritten without --force, prompts on a terminal, one-line usage errors."""
 from __future__ import annotations
 
 import configparser
-import dataclasses
 import http.client
 import importlib.util
 import io
@@ -342,7 +341,7 @@ def test_init_refuses_exactly_what_lint_fails_on(tmp_path, monkeypatch):
     assert run(["init", str(tmp_path / "warned"), *argv])[0] == 0
     assert run(["lint", "--no-config", str(tmp_path / "warned")])[0] == 0
     rule = all_rules()["FILE009"]
-    monkeypatch.setitem(all_rules(), "FILE009", dataclasses.replace(rule, severity=Severity.ERROR))
+    monkeypatch.setitem(all_rules(), "FILE009", rule._replace(severity=Severity.ERROR))
     assert run(["lint", "--no-config", str(tmp_path / "warned")])[0] == 1
     code, out, err = run(["init", str(tmp_path / "refused"), *argv])
     assert (code, out) == (2, "") and err.count("\n") == 1 and "fail lint: FILE009" in err

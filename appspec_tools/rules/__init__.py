@@ -4,14 +4,30 @@ Each rule is a small generator function registered with :func:`rule`; its id, se
 summary, fix hint, docstring and bad/good examples live beside the check, and docs/rules.md is
 generated from them. Rules read nodes from a :class:`Context` and yield :class:`Finding` values;
 they never print, exit or read files (a revision's files come through ``ctx.revision``).
+
+The rule modules are imported on demand: :func:`rules_for` imports the ones a document's platform
+needs, :func:`all_rules` every one of them the first time it is read.
 """
 
 from __future__ import annotations
 
-import difflib
 import importlib
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    Iterator,
+    List,
+    MutableMapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Union,
+)
 
 from appspec_tools.lifecycle import PLATFORMS
 from appspec_tools.nodes import Mapping, Node
@@ -24,21 +40,33 @@ ALL_PLATFORMS: FrozenSet[str] = frozenset(PLATFORMS)
 Position = Union[Node, Tuple[int, int], None]
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
+    """What a check yields: where, what is wrong, and a fix hint when it differs from the rule's.
+    A NamedTuple, not a dataclass: as immutable, and cheaper to define at every start-up."""
+
     where: Position
     message: str
     hint: str = ""
 
 
-@dataclass
 class Context:
-    source: Source
-    root: Node
-    platform: str
-    revision: Any = None  # appspec_tools.revision.Revision when linting a revision
-    appspec_name: str = "appspec.yml"
-    cache: Dict[str, Any] = field(default_factory=dict)
+    """What a check reads: the document's nodes and platform, the revision when linting a bundle, and
+    a cache the checks of one document share. A plain class, not a dataclass, to keep start-up short."""
+
+    def __init__(
+        self,
+        source: Source,
+        root: Node,
+        platform: str,
+        revision: Any = None,  # appspec_tools.revision.Revision when linting a revision
+        appspec_name: str = "appspec.yml",
+    ) -> None:
+        self.source = source
+        self.root = root
+        self.platform = platform
+        self.revision = revision
+        self.appspec_name = appspec_name
+        self.cache: Dict[str, Any] = {}
 
     @property
     def doc(self) -> Mapping:
@@ -49,8 +77,10 @@ class Context:
 Check = Callable[[Context], Iterable[Finding]]
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
+    """A registered rule: its id, severity and documentation beside its check (a NamedTuple, like
+    Problem, to keep `dataclasses` out of lint's start-up; `_replace` makes a changed copy)."""
+
     id: str
     severity: Severity
     summary: str
@@ -80,7 +110,17 @@ AREAS = {
     "LMB": "AWS Lambda",
     "REV": "Revision (bundle) cross-checks",
 }
-_MODULES = ("syntax", "document", "files", "permissions", "hooks", "ecs", "lambda_", "revision")
+RULE_MODULES = ("syntax", "document", "files", "permissions", "hooks", "ecs", "lambda_", "revision")
+# Which modules hold the rules that can apply to a document. A rule's platforms lie within those its
+# module is listed for, rules of scope "source" live in COMMON_MODULES and of scope "revision" in
+# REVISION_MODULES (tests/test_rule_modules.py keeps this true).
+COMMON_MODULES = ("syntax", "document")
+PLATFORM_MODULES: Dict[str, Tuple[str, ...]] = {
+    "ec2": ("files", "permissions", "hooks"),
+    "ecs": ("ecs",),
+    "lambda": ("lambda_",),
+}
+REVISION_MODULES = ("revision",)
 
 
 def _doc(text: Optional[str]) -> str:
@@ -160,16 +200,58 @@ def declare(
     return new
 
 
-_loaded = False
+_imported: Set[str] = set()
 
 
-def all_rules() -> Dict[str, Rule]:
-    global _loaded
-    if not _loaded:
-        for name in _MODULES:
+def _import(names: Iterable[str]) -> None:
+    for name in names:
+        if name not in _imported:
             importlib.import_module(f"appspec_tools.rules.{name}")
-        _loaded = True
+            _imported.add(name)
+
+
+def rules_for(platform: Optional[str], revision: bool = False) -> Dict[str, Rule]:
+    """The registry holding at least every rule that can apply to one document of ``platform`` (None:
+    no document, only the parser's findings), with the revision cross-checks when ``revision``."""
+    if platform is not None and platform not in PLATFORM_MODULES:
+        _import(RULE_MODULES)
+        return RULES
+    _import(COMMON_MODULES)
+    _import(PLATFORM_MODULES.get(platform or "", ()))
+    if revision:
+        _import(REVISION_MODULES)
     return RULES
+
+
+class RuleRegistry(MutableMapping[str, Rule]):
+    """Every rule by id. Its modules are imported when it is first read, not when it is fetched, so
+    `appspec lint` of one file still imports only the rule modules that file's platform needs."""
+
+    def _every(self) -> Dict[str, Rule]:
+        _import(RULE_MODULES)
+        return RULES
+
+    def __getitem__(self, rule_id: str) -> Rule:
+        return RULES[rule_id] if rule_id in RULES else self._every()[rule_id]
+
+    def __setitem__(self, rule_id: str, rule: Rule) -> None:
+        self._every()[rule_id] = rule
+
+    def __delitem__(self, rule_id: str) -> None:
+        del self._every()[rule_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._every())
+
+    def __len__(self) -> int:
+        return len(self._every())
+
+
+_REGISTRY = RuleRegistry()
+
+
+def all_rules() -> RuleRegistry:
+    return _REGISTRY
 
 
 def did_you_mean(word: Any, candidates: Sequence[str], cutoff: float = 0.75) -> Optional[str]:
@@ -179,6 +261,8 @@ def did_you_mean(word: Any, candidates: Sequence[str], cutoff: float = 0.75) -> 
     for candidate in candidates:
         if candidate.lower() == word.lower():
             return candidate
+    import difflib  # only for a misspelt name, not at every start-up
+
     lowered = {c.lower(): c for c in candidates}
     close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=cutoff)
     return lowered[close[0]] if close else None

@@ -24,15 +24,14 @@ from appspec_tools.rules.service_keys import (
 )
 
 ON = {"ecs"}
-TASK_DEFINITION_ARN = re.compile(
-    r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[\w-]{1,255}:[1-9]\d*\Z"
-)
-FAMILY = re.compile(r"[A-Za-z0-9_-]{1,255}(:[1-9]\d*)?\Z")
-PLACEHOLDER = re.compile(r"<[^<>]+>\Z|\$\{[^{}]+\}\Z|\{\{[^{}]+\}\}\Z")
-PLATFORM_VERSION = re.compile(r"LATEST\Z|\d+\.\d+\.\d+\Z")
+# Patterns are strings, compiled by `re` (and cached) on first use: not at import, every start-up.
+TASK_DEFINITION_ARN = r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[\w-]{1,255}:[1-9]\d*\Z"
+FAMILY = r"[A-Za-z0-9_-]{1,255}(:[1-9]\d*)?\Z"
+PLACEHOLDER = r"<[^<>]+>\Z|\$\{[^{}]+\}\Z|\{\{[^{}]+\}\}\Z"
+PLATFORM_VERSION = r"LATEST\Z|\d+\.\d+\.\d+\Z"
 IDS = {
-    "subnet": re.compile(r"subnet-[0-9a-f]{8}([0-9a-f]{9})?\Z"),
-    "sg": re.compile(r"sg-[0-9a-f]{8}([0-9a-f]{9})?\Z"),
+    "subnet": r"subnet-[0-9a-f]{8}([0-9a-f]{9})?\Z",
+    "sg": r"sg-[0-9a-f]{8}([0-9a-f]{9})?\Z",
 }
 AWSVPC_KEYS = ("Subnets", "SecurityGroups", "AssignPublicIp")
 LIMITS = {"ContainerPort": (1, 65535), "Base": (0, 100000), "Weight": (0, 1000)}
@@ -205,7 +204,7 @@ def task_definition_arn(ctx: Context) -> Iterator[Finding]:
         value = string_of(node)
         if value is None:
             yield Finding(node, f"TaskDefinition is {describe(node)}, not a task definition ARN")
-        elif value and not any(p.match(value) for p in (TASK_DEFINITION_ARN, FAMILY, PLACEHOLDER)):
+        elif value and not any(re.match(p, value) for p in (TASK_DEFINITION_ARN, FAMILY, PLACEHOLDER)):
             yield Finding(node, f"TaskDefinition '{value}' is not a task definition ARN{_arn_problem(value)}")
 
 
@@ -237,7 +236,7 @@ def task_definition_family(ctx: Context) -> Iterator[Finding]:
     means "the latest ACTIVE revision", which ties the deployment to registration order."""
     for _, node in _section(ctx, "TaskDefinition"):
         value = string_of(node)
-        if value and FAMILY.match(value):
+        if value and re.match(FAMILY, value):
             message = f"TaskDefinition '{value}' is not an ARN: the reference requires"
             yield Finding(node, f"{message} arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION")
 
@@ -257,7 +256,7 @@ def task_definition_placeholder(ctx: Context) -> Iterator[Finding]:
     CodeDeploy, the deployment fails."""
     for _, node in _section(ctx, "TaskDefinition"):
         value = string_of(node)
-        if value and PLACEHOLDER.match(value):
+        if value and re.match(PLACEHOLDER, value):
             yield Finding(node, f"TaskDefinition is the placeholder '{value}': only CodePipeline fills it in")
 
 
@@ -330,7 +329,7 @@ def platform_version(ctx: Context) -> Iterator[Finding]:
     such as `1.4.0`. An unquoted `1.4` is read as a number and names no platform version."""
     for _, node in _section(ctx, "PlatformVersion"):
         value = string_of(node)
-        if value is None or not PLATFORM_VERSION.match(value):
+        if value is None or not re.match(PLATFORM_VERSION, value):
             tip = "; did you mean LATEST?" if value and value.upper() == "LATEST" else ""
             yield Finding(
                 node, f"PlatformVersion is {shown(node)}: use LATEST or a version such as 1.4.0{tip}"
@@ -344,7 +343,7 @@ def _ids(node: Optional[Node], name: str, kind: str, limit: int) -> Iterator[Fin
     if not node.items or len(node.items) > limit:
         yield Finding(node, f"{name} lists {len(node.items)} ids: ECS takes 1 to {limit}")
     for item in node.items:
-        if not IDS[kind].match(string_of(item) or ""):
+        if not re.match(IDS[kind], string_of(item) or ""):
             yield Finding(item, f"{name} entry {shown(item)} is not a {kind}-... id")
 
 

@@ -20,7 +20,7 @@ FILE_KEY_ALIASES = {
     "target": "destination",
     "to": "destination",
 }
-_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_DRIVE = r"^[A-Za-z]:[\\/]"  # compiled by `re` on first use, not at import
 _WEB_ROOTS = ("/var/www", "/usr/share/nginx", "/srv/www", "/srv/http", "/usr/local/apache2/htdocs")
 _WEB_DIRS = frozenset({"htdocs", "public_html", "wwwroot", "inetpub"})
 _QUOTE = 'write the path as a quoted string, e.g. `source: "2024"`'
@@ -175,14 +175,14 @@ def destination_not_absolute(ctx: Context) -> Iterator[Finding]:
         if value is None:
             continue
         if windows:
-            if _DRIVE.match(value) or value.startswith("\\\\"):
+            if re.match(_DRIVE, value) or value.startswith("\\\\"):
                 continue
             why = "a Linux path" if value.startswith("/") else "not an absolute path"
             yield Finding(
                 node, f"destination '{value}' is {why}; with os: windows use a drive path like C:\\app"
             )
         elif not value.startswith("/"):
-            why = "a Windows drive path" if _DRIVE.match(value) else "not an absolute path"
+            why = "a Windows drive path" if re.match(_DRIVE, value) else "not an absolute path"
             yield Finding(node, f"destination '{value}' is {why}; with os: linux it must start with /")
 
 

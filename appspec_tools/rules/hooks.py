@@ -31,10 +31,11 @@ SCRIPT_KEY_ALIASES = {
 }
 # fmt: on
 _OTHER_PLATFORM_EVENTS = (set(ECS_ORDER) | ECS_RESERVED | set(LAMBDA_ORDER)) - set(EC2_ORDER)
-_PLAIN_INT = re.compile(r"\s*[+-]?\d+\s*")
-_DECIMAL = re.compile(r"\s*[+-]?\d+\.\d*\s*")
-_RUBY_TO_I = re.compile(r"\s*([+-]?\d+(?:_\d+)*)")
-_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+# Patterns are strings, compiled by `re` (and cached) on first use: not at import, every start-up.
+_PLAIN_INT = r"\s*[+-]?\d+\s*"
+_DECIMAL = r"\s*[+-]?\d+\.\d*\s*"
+_RUBY_TO_I = r"\s*([+-]?\d+(?:_\d+)*)"
+_DRIVE = r"^[A-Za-z]:[\\/]"
 
 
 class Event(NamedTuple):
@@ -230,7 +231,7 @@ def absolute_location(ctx: Context) -> Iterator[Finding]:
     for script in _scripts(ctx):
         node = script.entry.get("location")
         value = node.value if isinstance(node, Scalar) and node.tag == "str" else None
-        if value and (value.strip().startswith(("/", "\\")) or _DRIVE.match(value.strip())):
+        if value and (value.strip().startswith(("/", "\\")) or re.match(_DRIVE, value.strip())):
             yield Finding(node, f"location '{value}' is looked up inside the revision, not on the instance")
 
 
@@ -253,11 +254,11 @@ def read_timeout(node: Optional[Node]) -> Timeout:
             return Timeout(None, f"{node.text} has no integer value")
         return Timeout(math.trunc(value), "fraction" if value != math.trunc(value) else "int")
     text = str(value)
-    match = _RUBY_TO_I.match(text)
+    match = re.match(_RUBY_TO_I, text)
     seconds = int(match.group(1).replace("_", "")) if match else 0
-    if _PLAIN_INT.fullmatch(text):
+    if re.fullmatch(_PLAIN_INT, text):
         return Timeout(seconds, "int")
-    return Timeout(seconds, "fraction" if _DECIMAL.fullmatch(text) else "text")
+    return Timeout(seconds, "fraction" if re.fullmatch(_DECIMAL, text) else "text")
 
 
 def _timeouts(ctx: Context) -> Iterator[Tuple[Script, Node, Timeout]]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import posixpath
 import re
@@ -25,7 +24,7 @@ PERMISSION_KEY_ALIASES = {
 CONTEXT_KEYS = ("name", "type", "range")
 TYPES = ("file", "directory")
 BOTH: FrozenSet[str] = frozenset(TYPES)
-_OCTAL = re.compile(r"^0[0-7]+$")
+_OCTAL = r"^0[0-7]+$"  # compiled by `re` on first use, not at import
 
 
 def _section(ctx: Context) -> Optional[Node]:
@@ -233,6 +232,8 @@ def not_a_list(ctx: Context) -> Iterator[Finding]:
                 assert node is not None
                 fix = ""
                 if isinstance(node, Scalar) and node.tag == "str":
+                    import json  # only for this message, not at every start-up
+
                     item = node.text if re.fullmatch(r"[\w./:-]+", node.text) else json.dumps(node.text)
                     fix = f": write {key}: [{item}]"
                 yield Finding(node, f"{key} is {described(node)}, not a list{fix}")
@@ -315,7 +316,7 @@ def mode_changed_by_yaml(ctx: Context) -> Iterator[Finding]:
     (`0000` stays 0 and is harmless; values that end up with an 8 or 9 are rejected, see PERM010.)"""
     for entry in _entries(ctx):
         node = entry.get("mode")
-        if not (isinstance(node, Scalar) and node.tag == "int" and _OCTAL.match(node.text)):
+        if not (isinstance(node, Scalar) and node.tag == "int" and re.match(_OCTAL, node.text)):
             continue
         if _mode_problem(node) is None and int(node.text, 8) != int(str(node.value), 8):
             yield Finding(
@@ -442,8 +443,8 @@ def default_acl_on_files(ctx: Context) -> Iterator[Finding]:
                 break
 
 
-_RANGE_SENSITIVITY = re.compile(r"^s[0-9]+$")
-_RANGE_CATEGORY = re.compile(r"^c[0-9]+$")
+_RANGE_SENSITIVITY = r"^s[0-9]+$"  # compiled by `re` on first use, not at import
+_RANGE_CATEGORY = r"^c[0-9]+$"
 
 
 def range_problem(text: str) -> Optional[str]:
@@ -456,12 +457,12 @@ def range_problem(text: str) -> Optional[str]:
         return pieces
 
     def sensitivity(value: str) -> int:
-        if not _RANGE_SENSITIVITY.match(value):
+        if not re.match(_RANGE_SENSITIVITY, value):
             raise ValueError(f"invalid sensitivity {value}")
         return int(value[1:])
 
     def category(value: str) -> int:
-        if not _RANGE_CATEGORY.match(value) or int(value[1:]) > 1023:
+        if not re.match(_RANGE_CATEGORY, value) or int(value[1:]) > 1023:
             raise ValueError(f"invalid category {value}")
         return int(value[1:])
 

@@ -24,7 +24,7 @@ Schema = Any
 ANY_KEY = "*"
 EC2_KEYS = ("os", "files", "permissions", "file_exists_behavior")
 ALL_EVENTS = frozenset(EC2_ORDER + ECS_ORDER + LAMBDA_ORDER).union(*RESERVED.values())
-FUNCTION = re.compile(
+FUNCTION = (  # compiled by `re` on first use, not at import
     r"(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:|\d{12}:function:)?"
     r"[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?\Z"
 )
@@ -240,7 +240,7 @@ def _hook_function(ctx: Context) -> Iterator[Finding]:
         elif isinstance(value, (Sequence, Mapping)):
             what = "scripts (EC2/On-Premises style)" if isinstance(value, Sequence) else "a mapping"
             yield Finding(value, f"hook {event} is {what}: it must name one Lambda function")
-        elif name is None or not FUNCTION.match(name):
+        elif name is None or not re.match(FUNCTION, name):
             yield Finding(value, f"hook {event}: {shown(value)} is not a Lambda function name or ARN")
 
 
