@@ -71,7 +71,11 @@ def lint_bytes(
             for finding in rule.findings(ctx):
                 line, column = _position(finding)
                 found.append((rule, line, column, finding.message, finding.hint))
-    inline_lines, inline_file = _inline_disables(source.text)
+    inline = _inline_disables(source.text)
+    inline_lines, inline_file = inline.by_line, inline.whole
+    for line, column, rule_id in _unknown_ids(inline.named, rules):
+        message = f"`appspec-lint:` comment names {rule_id}, which is no rule id; it turns nothing off"
+        found.append((rules["SYN013"], line, column, message, ""))
     off = (
         set(disabled) | inline_file | {r.id for r in rules.values() if not r.enabled and r.id not in enabled}
     )
@@ -110,21 +114,29 @@ def _position(finding: Finding) -> Tuple[int, int]:
     return where.line, where.column
 
 
-def _inline_disables(text: str) -> Tuple[Dict[int, Set[str]], Set[str]]:
+class InlineDisables(NamedTuple):
+    by_line: Dict[int, Set[str]]  # line -> ids off on that line
+    whole: Set[str]  # ids off in the whole file
+    named: List[Tuple[int, int, str]]  # (line, column, id) of every id named, to check they exist
+
+
+def _inline_disables(text: str) -> InlineDisables:
     """`# appspec-lint: disable=RULE` after content applies to its line, alone to the next line;
     `# appspec-lint: disable-file=RULE` to the whole file."""
-    by_line: Dict[int, Set[str]] = {}
-    whole: Set[str] = set()
+    found = InlineDisables({}, set(), [])
     if "appspec-lint" not in text:
-        return by_line, whole
+        return found
     lines = text.splitlines()
     for number, line in enumerate(lines, 1):
         match = re.search(_INLINE, line)
         if not match:
             continue
-        ids = {part.strip().upper() for part in match.group(2).split(",") if part.strip()}
+        ids = set()
+        for part in re.finditer(r"[A-Za-z0-9_]+", match.group(2)):
+            ids.add(part.group().upper())
+            found.named.append((number, match.start(2) + part.start() + 1, part.group().upper()))
         if match.group(1) == "disable-file":
-            whole |= ids
+            found.whole.update(ids)
             continue
         target = number
         if not line[: match.start()].strip():
@@ -136,8 +148,19 @@ def _inline_disables(text: str) -> Tuple[Dict[int, Set[str]], Set[str]]:
                 ),
                 number,
             )
-        by_line.setdefault(target, set()).update(ids)
-    return by_line, whole
+        found.by_line.setdefault(target, set()).update(ids)
+    return found
+
+
+def _unknown_ids(named: List[Tuple[int, int, str]], rules: Dict[str, Rule]) -> List[Tuple[int, int, str]]:
+    """The inline ids no rule has; every rule module is loaded only when a named id is not among the
+    modules this document needed already."""
+    if all(rule_id in rules for _, _, rule_id in named):
+        return []
+    from appspec_tools.rules import all_rules
+
+    known = all_rules()
+    return [(line, column, rule_id) for line, column, rule_id in named if rule_id not in known]
 
 
 def read_limited(path: str, max_bytes: int) -> bytes:

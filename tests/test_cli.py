@@ -203,6 +203,17 @@ def test_inline_comment_disables_a_rule_on_its_line(write):
     assert [(p["rule"], p["line"]) for p in json.loads(out)["problems"]] == [("TOP007", 4)]
 
 
+def test_an_inline_comment_naming_no_rule_is_reported_where_the_id_is(write):
+    text = (
+        "version: 0.0\nos: linux\noverwrite: yes  # appspec-lint: disable=TOP007,NOPE99\n"
+        "# appspec-lint: disable-file=hook004\n"
+    )
+    code, out, _ = run(["lint", "--no-config", "-f", "json", write("appspec.yml", text)])
+    found = [(p["rule"], p["line"], p["column"], p["severity"]) for p in json.loads(out)["problems"]]
+    assert code == 0 and found == [("SYN013", 3, 48, "warning")]  # TOP007 and HOOK004 exist (any case)
+    assert "NOPE99" in json.loads(out)["problems"][0]["message"]
+
+
 def test_inline_comment_on_its_own_line_disables_the_next_line(write):
     text = "version: 0.0\nos: linux\n# appspec-lint: disable=TOP007\noverwrite: yes\nextra: 1\n"
     _, out, _ = run(["lint", "--no-config", "-f", "json", write("appspec.yml", text)])

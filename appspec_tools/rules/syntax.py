@@ -82,6 +82,16 @@ declare(
     doc="Files over the size limit (1 MiB by default) are not parsed.",
 )
 declare(
+    "SYN013",
+    WARNING,
+    "Unknown rule id in an `appspec-lint:` comment",
+    hint="use an id from `appspec rules` (a misspelled id turns nothing off)",
+    doc="""A `# appspec-lint: disable=ID` or `disable-file=ID` comment names an id that no rule has, so it
+    turns nothing off: usually a typo, or a rule id from another linter.""",
+    bad="os: linux  # appspec-lint: disable=TOP07",
+    good="os: linux  # appspec-lint: disable=TOP007",
+)
+declare(
     "SYN010",
     ERROR,
     "Binary file or not UTF-8",
