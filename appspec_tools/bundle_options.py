@@ -99,8 +99,7 @@ def configure_push_parser(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="upload in parts above this size (default 8MiB; parts are at least 5MiB)",
     )
-    parser.add_argument(
-        "--region", metavar="REGION", help="default: as boto3 resolves it (AWS_REGION, profile)"
-    )
-    parser.add_argument("--profile", metavar="PROFILE", help="default: AWS_PROFILE or the default profile")
+    from appspec_tools.service_options import add_account_options
+
+    add_account_options(parser)
     _packing_arguments(parser)

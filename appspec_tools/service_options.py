@@ -14,11 +14,28 @@ from appspec_tools.deploy_options import (
 )
 
 
-def _account(parser: argparse.ArgumentParser) -> None:
+def add_account_options(parser: argparse.ArgumentParser) -> None:
+    """Where boto3 talks to: every command that calls AWS (these verbs and `appspec push`)."""
     parser.add_argument(
-        "--region", metavar="REGION", help="AWS region (default: the profile's or AWS_REGION)"
+        "--region", metavar="REGION", help="default: as boto3 resolves it (AWS_REGION, profile)"
     )
-    parser.add_argument("--profile", metavar="PROFILE", help="AWS profile (default: the environment's)")
+    parser.add_argument("--profile", metavar="PROFILE", help="default: AWS_PROFILE or the default profile")
+
+
+def _group_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--application", metavar="NAME", required=True, help="the CodeDeploy application")
+    parser.add_argument("--deployment-group", metavar="NAME", required=True, help="its deployment group")
+
+
+def _follow_options(parser: argparse.ArgumentParser, until: str = "") -> None:
+    parser.add_argument("--wait", action="store_true", help="follow the deployment until it ends" + until)
+    parser.add_argument(
+        "--poll-interval",
+        type=non_negative,
+        default=None,
+        metavar="SECONDS",
+        help="how often --wait polls (default 5)",
+    )
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -40,21 +57,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="s3://BUCKET/KEY",
         help="the revision in S3, or the prefix a local --bundle is uploaded to",
     )
-    deploy.add_argument("--application", metavar="NAME", required=True, help="the CodeDeploy application")
-    deploy.add_argument("--deployment-group", metavar="NAME", required=True, help="its deployment group")
+    _group_options(deploy)
     deploy.add_argument("--deployment-config", metavar="NAME", help="e.g. CodeDeployDefault.OneAtATime")
     deploy.add_argument("--description", metavar="TEXT")
     add_agent_options(deploy.add_argument_group("the agent on each instance"))
-    deploy.add_argument("--wait", action="store_true", help="follow the deployment until it ends")
-    deploy.add_argument(
-        "--poll-interval",
-        type=non_negative,
-        default=None,
-        metavar="SECONDS",
-        help="how often --wait polls (default 5)",
-    )
+    _follow_options(deploy)
     add_format_option(deploy, ("text", "json"), "text (with --wait, a live view); json (one document)")
-    _account(deploy)
+    add_account_options(deploy)
 
     status = sub.add_parser(
         "status",
@@ -63,7 +72,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "or --timeout passes. Changes nothing.",
     )
     status.add_argument("deployment_id", metavar="ID", help="the deployment id (d-...)")
-    status.add_argument("--wait", action="store_true", help="follow the deployment until it ends")
+    _follow_options(status, " (or --timeout passes)")
     status.add_argument(
         "--timeout",
         type=non_negative,
@@ -71,23 +80,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="with --wait: stop following after this long (exit 1; the deployment goes on)",
     )
-    status.add_argument(
-        "--poll-interval",
-        type=non_negative,
-        default=None,
-        metavar="SECONDS",
-        help="how often --wait polls (default 5)",
-    )
     add_format_option(status, ("text", "json"), "text (with --wait, a live view); json (one document)")
-    _account(status)
+    add_account_options(status)
 
     listing = sub.add_parser(
         "list",
         help="a deployment group's deployments, newest first",
         description="List a deployment group's deployments, newest first (ListDeployments). Changes nothing.",
     )
-    listing.add_argument("--application", metavar="NAME", required=True, help="the CodeDeploy application")
-    listing.add_argument("--deployment-group", metavar="NAME", required=True, help="its deployment group")
+    _group_options(listing)
     listing.add_argument(
         "--status",
         action="append",
@@ -96,7 +97,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     listing.add_argument("--limit", type=positive_int, default=20, metavar="N", help="at most N (default 20)")
     add_format_option(listing, ("text", "json"), "text (a table) or json")
-    _account(listing)
+    add_account_options(listing)
 
     stop = sub.add_parser(
         "stop",
@@ -109,4 +110,4 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--rollback", action="store_true", help="roll back to the last good revision as it stops"
     )
     add_format_option(stop, ("text", "json"), "text or json")
-    _account(stop)
+    add_account_options(stop)

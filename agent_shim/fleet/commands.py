@@ -39,8 +39,8 @@ from agent_shim.fleet.contracts import (
 from agent_shim.fleet.controller import Controller, FleetRun
 from agent_shim.fleet.group import LOCAL, DeploymentGroup, GroupFileError, load_group
 from agent_shim.fleet.history import GroupBusy, History
-from agent_shim.fleet.revisions import Revision, RevisionRefused, prepare_revision
-from appspec_tools.errors import UsageError
+from agent_shim.fleet.revisions import Revision, RevisionRefused, prepare_revision, unreadable_revision
+from appspec_tools.errors import CommandError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (UsageError, GroupBusy, RevisionRefused, KeyError) as exc:
         text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         err.write(f"{name}: {text}\n" if "\n" not in text else f"{text}\n")
-        return EXIT_FAILED if isinstance(exc, RevisionRefused) and not exc.unreadable else EXIT_USAGE
+        return exc.exit_code if isinstance(exc, CommandError) else EXIT_USAGE
     finally:
         history.close()
 
@@ -569,8 +569,7 @@ def cmd_plan(context: Context) -> int:
                 for p in exc.problems
             ]
         except (bundler.BundleError, OSError) as exc:  # not a revision at all: an input error
-            said = str(exc)
-            raise RevisionRefused(said if bundle in said else f"{bundle}: {said}", unreadable=True) from None
+            raise unreadable_revision(bundle, exc) from None
     controller = Controller(
         context.group, context.history, transport_factory(context.group), load_balancer_for(context.group)
     )

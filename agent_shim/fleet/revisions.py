@@ -36,6 +36,12 @@ class Revision:
     origin: str = ""  # s3://bucket/key?versionId=…&etag=… it was downloaded from (BUNDLE_* on hosts), or ""
 
 
+def unreadable_revision(bundle: str, exc: Exception) -> RevisionRefused:
+    """A bundle that is not a revision at all, named once (the reason often names it already)."""
+    said = str(exc)
+    return RevisionRefused(said if bundle in said else f"{bundle}: {said}", unreadable=True)
+
+
 def prepare_revision(bundle: str, bundle_type: Optional[str], history: History) -> Revision:
     """Lint the revision (a folder, zip, tar, tgz or s3:// object), archive a folder, and keep the
     archive in the revision store. Raises RevisionRefused with the reasons, one per line."""
@@ -69,7 +75,6 @@ def prepare_revision(bundle: str, bundle_type: Optional[str], history: History) 
             "\n".join([*lines, f"{bundle}: the revision has lint errors; nothing was deployed"])
         ) from None
     except (BundleError, bundler.BundleError, ValueError, OSError) as exc:
-        said = str(exc)
-        raise RevisionRefused(said if bundle in said else f"{bundle}: {said}", unreadable=True) from None
+        raise unreadable_revision(bundle, exc) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

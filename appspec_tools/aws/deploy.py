@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, TextIO
 
 from appspec_tools.aws.errors import AwsError, translated
-from appspec_tools.aws.follow import DeploymentState, follow
+from appspec_tools.aws.follow import DEFAULT_POLL_INTERVAL, DeploymentState, follow
 from appspec_tools.aws.report import Clock, LiveView, document, summary, utc_now
 from appspec_tools.aws.s3 import S3Location, check_bucket_region
 from appspec_tools.aws.session import AwsClients, connect
 from appspec_tools.bundler import BundleError, LintRefused, human_size, report_refusal
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
-DEFAULT_POLL_INTERVAL = 5.0
 Ask = Callable[[str], str]
 
 

@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional, TextIO
 
 from appspec_tools.aws.errors import AwsError, translated
-from appspec_tools.aws.follow import DeploymentState, poll
+from appspec_tools.aws.follow import DEFAULT_POLL_INTERVAL, DeploymentState, poll
 from appspec_tools.aws.report import Clock, LiveView, document, summary, utc_now
 from appspec_tools.aws.session import AwsClients, connect
+from appspec_tools.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from appspec_tools.errors import EXIT_USAGE as EXIT_ERROR
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
-DEFAULT_POLL_INTERVAL = 5.0
 BATCH = 25  # BatchGetDeployments takes at most 25 ids
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 TERMINAL = ("Succeeded", "Failed", "Stopped")
 _NO_TARGETS_YET = ("Created", "Queued")
 _TARGET_KINDS = ("instanceTarget", "ecsTarget", "lambdaTarget", "cloudFormationTarget")
+DEFAULT_POLL_INTERVAL = 5.0  # seconds between polls while following
 BATCH_SIZE = 25  # BatchGetDeploymentTargets takes at most 25 ids
 
 
