@@ -82,6 +82,12 @@ def _configure_lint(lint: argparse.ArgumentParser) -> None:
     lint.add_argument(
         "-q", "--quiet", action="store_true", help="text format: the problems only, no summary line"
     )
+    lint.add_argument(
+        "--changed",
+        action="store_true",
+        help="PATHs are changed files (a pre-commit hook's): lint once each revision holding one, "
+        "the nearest folder upwards with an appspec.yml, .yaml or .json",
+    )
 
 
 def _configure_rules(rules: argparse.ArgumentParser) -> None:
@@ -209,8 +215,8 @@ def _rule_ids(values: List[str]) -> set:
 def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from appspec_tools.config import ConfigError, find_config, load_config
     from appspec_tools.formatters import FORMATTERS
-    from appspec_tools.linter import LintOptions, failing, lint_paths
-    from appspec_tools.rules import all_rules
+    from appspec_tools.linter import LintOptions, LintReport, failing, lint_paths, revision_roots
+    from appspec_tools.rules import RETIRED, all_rules
 
     if args.config and args.no_config:
         raise UsageError("appspec lint: --config and --no-config contradict each other; give one of them")
@@ -221,7 +227,7 @@ def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     known = all_rules()
     disabled = set(config.disable) | _rule_ids(args.disable)
     enabled = set(config.enable) | _rule_ids(args.enable)
-    unknown = sorted(d for d in disabled | enabled if d not in known)
+    unknown = sorted(d for d in disabled | enabled if d not in known and d not in RETIRED)
     if unknown:
         raise UsageError(f"unknown rule id {', '.join(unknown)} (list them with `appspec rules`)")
     options = LintOptions(
@@ -230,7 +236,11 @@ def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         enabled=frozenset(enabled),
         max_bytes=args.max_file_size or config.max_file_size or LintOptions().max_bytes,
     )
-    report = lint_paths(args.paths, options, stdin=sys.stdin.buffer if "-" in args.paths else None)
+    paths = revision_roots(args.paths) if args.changed and args.paths else args.paths
+    if args.changed and args.paths and not paths:
+        report = LintReport()  # no changed file is in a revision: nothing to lint
+    else:
+        report = lint_paths(paths, options, stdin=sys.stdin.buffer if "-" in paths else None)
     for message in report.errors:
         err.write(f"appspec lint: {message}\n")
     if report.errors and not report.files:
@@ -284,12 +294,18 @@ def cmd_deploy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_fleet(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from appspec_tools.extras import require
+
+    require("fleet", "appspec fleet")
     from agent_shim.fleet.commands import run
 
     return run(args, out, err)
 
 
 def cmd_aws(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from appspec_tools.extras import require
+
+    require("aws", "appspec aws")
     if args.aws_verb == "deploy":
         from appspec_tools.aws import deploy
 
@@ -312,16 +328,17 @@ def cmd_bundle(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_push(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from appspec_tools.extras import require
+
+    require("aws", "appspec push")
     from appspec_tools.aws import push
 
     return push.run(args, out, err)
 
 
 def cmd_completion(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    try:
-        import shtab
-    except ImportError:
-        raise UsageError("appspec completion: needs shtab (python3 -m pip install shtab)") from None
+    import shtab  # a base dependency
+
     out.write(shtab.complete(build_parser(), shell=args.shell))
     return EXIT_OK
 
@@ -362,13 +379,29 @@ def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None, err: Op
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except ImportError as exc:  # a module of an extra imported deep down (a fleet's ELBv2 needs boto3)
+        return _missing_module(exc, argv, err)
     except Exception as exc:  # never a traceback for users; APPSPEC_DEBUG=1 shows it
-        if os.environ.get("APPSPEC_DEBUG"):
-            raise
-        err.write(
-            f"appspec: internal error: {type(exc).__name__}: {exc} (please report it; APPSPEC_DEBUG=1 shows details)\n"
-        )
-        return EXIT_USAGE
+        return _internal_error(exc, err)
+
+
+def _missing_module(exc: ImportError, argv: List[str], err: TextIO) -> int:
+    from appspec_tools.extras import MissingExtra, extra_for
+
+    extra = extra_for(exc)
+    if extra is None:
+        return _internal_error(exc, err)
+    err.write(f"{MissingExtra('appspec ' + argv[0], extra)}\n")
+    return MissingExtra.exit_code
+
+
+def _internal_error(exc: Exception, err: TextIO) -> int:
+    if os.environ.get("APPSPEC_DEBUG"):
+        raise exc
+    err.write(
+        f"appspec: internal error: {type(exc).__name__}: {exc} (please report it; APPSPEC_DEBUG=1 shows details)\n"
+    )
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

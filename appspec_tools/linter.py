@@ -155,10 +155,11 @@ def _inline_disables(text: str) -> InlineDisables:
 def _unknown_ids(named: List[Tuple[int, int, str]], rules: Dict[str, Rule]) -> List[Tuple[int, int, str]]:
     """The inline ids no rule has; every rule module is loaded only when a named id is not among the
     modules this document needed already."""
+    from appspec_tools.rules import RETIRED, all_rules
+
+    named = [(line, column, rule_id) for line, column, rule_id in named if rule_id not in RETIRED]
     if all(rule_id in rules for _, _, rule_id in named):
         return []
-    from appspec_tools.rules import all_rules
-
     known = all_rules()
     return [(line, column, rule_id) for line, column, rule_id in named if rule_id not in known]
 
@@ -187,6 +188,36 @@ def find_appspecs(directory: str) -> List[str]:
                 found.append(os.path.join(current, name))
                 break
     return found
+
+
+def revision_roots(changed: Iterable[str]) -> List[str]:
+    """The revisions that hold the changed files, each once, in the order first reached: for each file,
+    the nearest folder upwards (its own included) holding appspec.yml, .yaml or .json. The search stops
+    at the top of the repository (a folder holding `.git`); files outside every revision are left out."""
+    roots: List[str] = []
+    seen: Dict[str, Optional[str]] = {}  # absolute folder -> its revision root, or None
+    for path in changed:
+        root = _root_of(os.path.dirname(os.path.abspath(path)), seen)
+        shown = root if root is None or os.path.isabs(path) else os.path.relpath(root)
+        if shown is not None and shown not in roots:
+            roots.append(shown)
+    return roots
+
+
+def _root_of(folder: str, seen: Dict[str, Optional[str]]) -> Optional[str]:
+    passed = []
+    while folder not in seen:
+        passed.append(folder)
+        parent = os.path.dirname(folder)
+        if any(os.path.isfile(os.path.join(folder, name)) for name in APPSPEC_NAMES):
+            seen[folder] = folder
+        elif parent == folder or os.path.exists(os.path.join(folder, ".git")):
+            seen[folder] = None
+        else:
+            folder = parent
+    for name in passed:
+        seen[name] = seen[folder]
+    return seen[folder]
 
 
 def lint_paths(paths: List[str], options: LintOptions, stdin: Any = None) -> LintReport:

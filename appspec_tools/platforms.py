@@ -12,7 +12,8 @@ LAMBDA_TYPE = "AWS::Lambda::Function"
 
 def detect_platform(root: Optional[Node]) -> str:
     """`os`/`files`/`hooks` mean EC2/On-Premises; `Resources` holding an ECS service or a Lambda function
-    mean ECS or Lambda. Keys are compared case-insensitively, as the service does for ECS and Lambda."""
+    mean ECS or Lambda. A resource's `Type` decides; its name (`TargetService`) and its property keys
+    count only when no `Type` names either. Keys are compared case-insensitively, as the service does."""
     if not isinstance(root, Mapping):
         return "ec2"
     keys = {key.lower() for key, _, _ in root.items() if isinstance(key, str)}
@@ -28,13 +29,11 @@ def detect_platform(root: Optional[Node]) -> str:
                 keys_seen.add(key.lower())
                 if key.lower() == "type" and isinstance(value, Scalar):
                     types.add(str(value.value))
-                if key.lower() == "targetservice":
-                    types.add(ECS_TYPE)
     if ECS_TYPE in types:
         return "ecs"
     if LAMBDA_TYPE in types:
         return "lambda"
-    if keys_seen & {"taskdefinition", "loadbalancerinfo"}:
+    if keys_seen & {"targetservice", "taskdefinition", "loadbalancerinfo"}:
         return "ecs"
     if keys_seen & {"currentversion", "targetversion", "alias"}:
         return "lambda"

@@ -113,8 +113,9 @@ def unsafe_reason(entry: Entry, lookup: Lookup, backslashes: bool = False) -> Op
         lexical = clean_name(posixpath.normpath(posixpath.join(base, entry.target or ".")))
         status = resolve(lookup, entry.target, base, follow=entry.kind == SYMLINK)[1]
         if lexical is None or status == "escapes":
-            what = "symlink" if entry.kind == SYMLINK else "hard link"
-            return "REV004", f"{what} {name} -> {entry.target} points outside the archive"
+            if entry.kind == SYMLINK:  # the agent keeps it as a link, and so do we
+                return "REV018", f"symlink {name} -> {entry.target} points outside the archive"
+            return "REV004", f"hard link {name} -> {entry.target} points outside the archive"
     if entry.kind in (DEVICE, OTHER):
         what = "a device file" if entry.kind == DEVICE else "a FIFO, socket or other special file"
         return "REV005", f"entry {name} is {what}"
@@ -308,13 +309,23 @@ class ArchiveRevision(Revision):
         yield from (Entry(name, DIR, None) for name in sorted(self._dirs - set(self._by_name)))
 
     def unsafe(self) -> Iterator[Tuple[Entry, str, str]]:
+        links = {entry.name for entry in self.members if entry.kind == SYMLINK}
         for entry in self.members:
-            found = unsafe_reason(entry, self._lookup, self._backslashes)
+            found = unsafe_reason(entry, self._lookup, self._backslashes) or _under_symlink(entry, links)
             if found is not None:
                 yield entry, found[0], found[1]
 
     def close(self) -> None:
         self._close()
+
+
+def _under_symlink(entry: Entry, links: Set[str]) -> Optional[Tuple[str, str]]:
+    """An entry whose path runs through one of the archive's symlinks: unpacking it writes through it."""
+    parts = entry.name.split("/")
+    through = next((p for p in ("/".join(parts[:i]) for i in range(1, len(parts))) if p in links), None)
+    if through is None:
+        return None
+    return "REV004", f"entry {entry.name} would be written through the symlink {through}"
 
 
 def _kind(mode: int) -> str:

@@ -399,7 +399,8 @@ TITLES = {"ec2": "EC2/On-Premises", "ecs": "Amazon ECS", "lambda": "AWS Lambda"}
 
 def json_schema(platform: str = "all") -> Schema:
     """The schema of one platform's AppSpec, or of any of them (`all`), chosen by content: a document
-    with `Resources` is ECS when an entry holds `TargetService`, else Lambda; any other is EC2."""
+    with `Resources` is Lambda when a resource's `Type` is AWS::Lambda::Function, else ECS when an entry
+    holds `TargetService`, else Lambda; any other is EC2."""
     head: Schema = {"$schema": DRAFT}
     if platform in PLATFORMS:
         return copy.deepcopy(
@@ -407,7 +408,24 @@ def json_schema(platform: str = "all") -> Schema:
         )
     if platform != "all":
         raise ValueError(f"unknown platform {platform!r}: use all, {', '.join(PLATFORMS)}")
-    is_ecs = {"properties": {"Resources": {"type": "array", "contains": {"required": ["TargetService"]}}}}
+    lambda_resource = {
+        "type": "object",
+        "minProperties": 1,
+        "additionalProperties": {
+            "type": "object",
+            "required": ["Type"],
+            "properties": {"Type": {"const": "AWS::Lambda::Function"}},
+        },
+    }  # the resource's Type decides, as in lint; a `TargetService` entry only when no Type says
+    is_ecs = {
+        "properties": {
+            "Resources": {
+                "type": "array",
+                "not": {"contains": lambda_resource},
+                "contains": {"required": ["TargetService"]},
+            }
+        }
+    }
     return copy.deepcopy(
         {
             **head,

@@ -117,18 +117,37 @@ def guess_format(path: str, raw: bytes) -> str:
 
 
 def _parse_json(source: Source) -> None:
+    """JSON, or else YAML: the agent YAML-loads the AppSpec whatever its name, so YAML saved as
+    `appspec.json` deploys (SYN014 warns that JSON readers differ); SYN003 when neither parses."""
     from appspec_tools.json_nodes import JSONSyntaxError, parse_json  # only JSON AppSpecs need it
 
     try:
         source.root = parse_json(source.text, MAX_DEPTH)
+        return
     except JSONSyntaxError as exc:
-        source.findings.append(
-            SourceFinding("SYN003", exc.line, exc.column, f"JSON syntax error: {exc.message}")
-        )
+        error = SourceFinding("SYN003", exc.line, exc.column, f"JSON syntax error: {exc.message}")
+    as_yaml = Source(source.path, source.text, "yaml")
+    _parse_yaml(as_yaml)
+    if as_yaml.root is None or any(f.rule_id in ("SYN002", "SYN004") for f in as_yaml.findings):
+        source.findings.append(error)
+        return
+    source.format, source.root, source.alias_lines = "yaml", as_yaml.root, as_yaml.alias_lines
+    message = (
+        f"not JSON ({error.message[len('JSON syntax error: ') :]}) but YAML, which the agent reads "
+        "whatever the file's name; JSON readers (the service, other tools) may not"
+    )
+    source.findings += [SourceFinding("SYN014", error.line, error.column, message)] + as_yaml.findings
 
 
 def _tab_lines(text: str) -> List[int]:
     return [n for n, ln in enumerate(text.splitlines(), 1) if "\t" in ln[: len(ln) - len(ln.lstrip(" \t"))]]
+
+
+def _tab_findings(source: Source, lines: List[int]) -> None:
+    """SYN004 at the indentation tabs from the line where the parse failed on: libyaml (the agent's
+    loader too) accepts tabs inside `[ ]` and `{ }`, so the lines it read before failing were fine."""
+    message = "tab character in block indentation: YAML allows tabs only inside [ ] and { }"
+    source.findings += [SourceFinding("SYN004", line, 1, message) for line in lines]
 
 
 def _parse_yaml(source: Source) -> None:
@@ -136,10 +155,6 @@ def _parse_yaml(source: Source) -> None:
 
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     tabs = _tab_lines(source.text)
-    for line in tabs:
-        source.findings.append(
-            SourceFinding("SYN004", line, 1, "tab character in indentation: YAML allows only spaces here")
-        )
     loader = loader_class(source.text)
     try:
         try:
@@ -154,8 +169,9 @@ def _parse_yaml(source: Source) -> None:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark is not None else 1
             column = mark.column + 1 if mark is not None else 1
+            _tab_findings(source, [n for n in tabs if n >= line])
             if line in tabs:
-                return  # the tab finding already explains this failure
+                return  # the tab finding explains this failure
             what = exc.problem or "invalid YAML"
             context = f" ({exc.context})" if exc.context else ""
             source.findings.append(

@@ -417,14 +417,10 @@ def info(name, kind=tarfile.REGTYPE, linkname="", mode=0o644, size=0):
         (info("../x", size=1), "REV003"),
         (info("/etc/x", size=1), "REV003"),
         (info("a/../../x", size=1), "REV003"),
-        (info("passwd", tarfile.SYMTYPE, "../../etc/passwd"), "REV004"),
-        (info("etc", tarfile.SYMTYPE, "/etc"), "REV004"),
         (info("shadow", tarfile.LNKTYPE, "../../etc/shadow"), "REV004"),
         (info("null", tarfile.CHRTYPE), "REV005"),
         (info("disk", tarfile.BLKTYPE), "REV005"),
         (info("pipe", tarfile.FIFOTYPE), "REV005"),
-        (info("bin/tool", mode=0o4755, size=1), "REV006"),
-        (info("bin/grp", mode=0o2755, size=1), "REV006"),
     ],
     ids=lambda value: value.name if isinstance(value, tarfile.TarInfo) else value,
 )
@@ -434,6 +430,30 @@ def test_unsafe_tar_entries_are_errors_at_the_archive(member, rule, tmp_path):
     assert [(p.rule_id, p.path, p.line, p.column, p.severity.label) for p in problems] == [
         (rule, str(path), 1, 1, "error")
     ]
+
+
+@pytest.mark.parametrize(
+    ("member", "rule"),
+    [
+        (info("passwd", tarfile.SYMTYPE, "../../etc/passwd"), "REV018"),
+        (info("etc", tarfile.SYMTYPE, "/etc"), "REV018"),
+        (info("bin/tool", mode=0o4755, size=1), "REV006"),
+        (info("bin/grp", mode=0o2755, size=1), "REV006"),
+    ],
+    ids=lambda value: value.name if isinstance(value, tarfile.TarInfo) else value,
+)
+def test_entries_the_agent_unpacks_as_they_are_are_warnings(member, rule, tmp_path):
+    """The agent deploys a symlink pointing out and a setuid file: a warning, never an error."""
+    path = tar_with(tmp_path / "odd.tgz", member)
+    problems = [p for p in lint_paths([str(path)], LintOptions()).problems if p.rule_id.startswith("REV")]
+    assert [(p.rule_id, p.severity.label) for p in problems] == [(rule, "warning")]
+
+
+def test_an_entry_under_a_symlink_of_the_archive_is_an_error(tmp_path):
+    path = tar_with(tmp_path / "door.tgz", info("door", tarfile.SYMTYPE, "/etc"), info("door/cron", size=1))
+    problems = [p for p in lint_paths([str(path)], LintOptions()).problems if p.rule_id.startswith("REV")]
+    assert [(p.rule_id, p.severity.label) for p in problems] == [("REV018", "warning"), ("REV004", "error")]
+    assert "entry door/cron would be written through the symlink door" in problems[1].message
 
 
 def test_safe_links_and_setgid_directories_pass(tmp_path):
@@ -452,7 +472,7 @@ def test_safe_links_and_setgid_directories_pass(tmp_path):
 
 def test_link_escaping_through_another_symlink_is_caught(tmp_path):
     path = tar_with(tmp_path / "e.tgz", info("d", tarfile.SYMTYPE, "."), info("x", tarfile.SYMTYPE, "d/.."))
-    assert rev_ids(path) == ["REV004"]
+    assert rev_ids(path) == ["REV018"]
 
 
 def test_unsafe_zip_entries(tmp_path):
@@ -467,7 +487,7 @@ def test_unsafe_zip_entries(tmp_path):
         tool = zipfile.ZipInfo("tool")
         tool.create_system, tool.external_attr = 3, (stat.S_IFREG | 0o4755) << 16
         archive.writestr(tool, "x")
-    assert sorted(rev_ids(path)) == ["REV003", "REV003", "REV004", "REV006"]
+    assert sorted(rev_ids(path)) == ["REV003", "REV003", "REV006", "REV018"]
 
 
 def test_unsafe_reports_are_capped(tmp_path):
@@ -484,7 +504,7 @@ def test_safe_member_name_check_for_the_shim():
         and clean_name("a\\..\\b", backslashes=True) is None
     )
     assert unsafe_reason(Entry("a", FILE, 0o755, raw="a"), lambda name: None) is None
-    assert unsafe_reason(Entry("l", SYMLINK, 0o777, target="/etc", raw="l"), lambda name: None)[0] == "REV004"
+    assert unsafe_reason(Entry("l", SYMLINK, 0o777, target="/etc", raw="l"), lambda name: None)[0] == "REV018"
 
 
 def test_too_many_tar_entries_are_refused_quickly(tmp_path):

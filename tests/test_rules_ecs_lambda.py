@@ -65,9 +65,11 @@ def test_each_rule_fires_on_its_bad_example_and_not_on_its_good_one(rule_id):
     assert rule.doc and rule.hint and rule.platforms == {platform}
 
 
-def test_rule_ids_are_numbered_without_gaps():
+def test_rule_ids_are_numbered_without_gaps_retired_ones_included():
+    from appspec_tools.rules import RETIRED
+
     for area in ("ECS", "LMB"):
-        numbers = sorted(int(r[3:]) for r in OUR_RULES if r.startswith(area))
+        numbers = sorted(int(r[3:]) for r in [*OUR_RULES, *RETIRED] if r.startswith(area))
         assert numbers == list(range(1, len(numbers) + 1))
 
 
@@ -179,11 +181,15 @@ def test_sections_of_the_wrong_type():
         ("arn:aws:ecs:us-east-1:111122223333:service/prod/web", "ECS007"),
         ("arn:aws:ecs:us-east-1:111122223333:task-definition/web", "ECS007"),
         ("arn:aws:lambda:us-east-1:111122223333:function:web", "ECS007"),
-        ("my task definition", "ECS007"),
-        ("web:7", "ECS008"),
-        ("web", "ECS008"),
+        ("my task definition", "ECS009"),
+        ("web:7", "ECS009"),
+        ("web", "ECS009"),
+        ("task-definition.json", "ECS009"),
+        ("./ecs/task-definition.json", "ECS009"),
         ("<TASK_DEFINITION>", "ECS009"),
         ("${task_definition_arn}", "ECS009"),
+        ("arn:aws:ecs:${AWS_REGION}:${ACCOUNT_ID}:task-definition/web:${REVISION}", "ECS009"),
+        ("TASK_DEFINITION_PLACEHOLDER", "ECS009"),
     ],
 )
 def test_task_definition_forms(value, rule):
@@ -386,12 +392,16 @@ def test_valid_lambda_appspec_has_no_findings():
     assert found(lam("  - BeforeAllowTraffic: pre\n  - AfterAllowTraffic: post")) == []
 
 
-def test_the_user_guide_lowercase_lambda_keys_are_warnings_only():
+def test_the_user_guide_lowercase_lambda_keys_are_its_own_form_and_not_reported():
     text = lam().replace("Resources", "resources").replace("Type", "type").replace("Properties", "properties")
     for key in ("Name", "Alias", "CurrentVersion", "TargetVersion"):
         text = text.replace(f"{key}:", f"{key.lower()}:")
-    assert errors(text) == []
-    assert [rule for rule, _, _ in found(text)] == ["LMB001"] * 7
+    assert found(lam("  - BeforeAllowTraffic: pre", text).replace("Hooks", "hooks")) == []
+    camel = lam().replace("CurrentVersion", "currentVersion")
+    assert found(camel) == [("LMB001", 9, 9)]
+    assert [r for r, _, _ in found(text.replace("alias: live", "alias: live\n        Alias: live"))] == [
+        "LMB001"
+    ]
 
 
 def test_lambda_hooks_as_one_mapping_is_a_warning():

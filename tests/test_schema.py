@@ -39,7 +39,10 @@ SCHEMA_INVALID = appspecs("schema-invalid")
 
 def data_of(path: Path):
     text = path.read_text(encoding="utf-8")
-    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    try:
+        return json.loads(text)  # also JSON saved as .yml, tab-indented (the agent's libyaml reads it)
+    except ValueError:
+        return yaml.safe_load(text)
 
 
 def validator(platform: str) -> Draft202012Validator:
@@ -181,3 +184,12 @@ def test_python_m_appspec_tools_schema_pipes_into_json_tool():
         [sys.executable, "-m", "json.tool"], input=schema.stdout, capture_output=True, check=True
     )
     assert json.loads(pretty.stdout)["title"] == "AWS CodeDeploy AppSpec"
+
+
+def test_all_picks_lambda_by_the_resources_type_even_when_it_is_named_target_service():
+    schema = Draft202012Validator(json_schema("all"))
+    named = {"Type": "AWS::Lambda::Function", "Properties": {"Name": "f", "Alias": "live",
+             "CurrentVersion": "3", "TargetVersion": "4"}}  # fmt: skip
+    assert list(schema.iter_errors({"version": 0.0, "Resources": [{"TargetService": named}]})) == []
+    wrong = {"version": 0.0, "Resources": [{"TargetService": {**named, "Type": "AWS::ECS::Service"}}]}
+    assert list(schema.iter_errors(wrong)), "an ECS resource with Lambda properties is still ECS"

@@ -110,17 +110,32 @@ AREAS = {
     "LMB": "AWS Lambda",
     "REV": "Revision (bundle) cross-checks",
 }
-RULE_MODULES = ("syntax", "document", "files", "permissions", "hooks", "ecs", "lambda_", "revision")
+RULE_MODULES = (
+    "syntax",
+    "document",
+    "files",
+    "permissions",
+    "permission_overlap",
+    "hooks",
+    "ecs",
+    "lambda_",
+    "revision",
+)
 # Which modules hold the rules that can apply to a document. A rule's platforms lie within those its
 # module is listed for, rules of scope "source" live in COMMON_MODULES and of scope "revision" in
 # REVISION_MODULES (tests/test_rule_modules.py keeps this true).
 COMMON_MODULES = ("syntax", "document")
 PLATFORM_MODULES: Dict[str, Tuple[str, ...]] = {
-    "ec2": ("files", "permissions", "hooks"),
+    "ec2": ("files", "permissions", "permission_overlap", "hooks"),
     "ecs": ("ecs",),
     "lambda": ("lambda_",),
 }
 REVISION_MODULES = ("revision",)
+# Ids no longer given, with what replaced them: `--disable`, `disable:` and inline comments still take
+# them (they turn nothing off), so a configuration written for an older release keeps working.
+RETIRED: Dict[str, str] = {
+    "ECS008": "merged into ECS009: a TaskDefinition that is not an ARN is advice (info), as a pipeline fills it in",
+}
 
 
 def _doc(text: Optional[str]) -> str:

@@ -11,6 +11,7 @@ from typing import Iterator, List, Optional, Tuple
 from appspec_tools.nodes import Mapping, Node, Scalar, Sequence, describe
 from appspec_tools.platforms import ECS_TYPE
 from appspec_tools.rules import ERROR, INFO, WARNING, Context, Finding, did_you_mean, rule
+from appspec_tools.rules.placeholders import placeholder
 from appspec_tools.rules.service_keys import (
     ANY_KEY,
     field,
@@ -26,8 +27,6 @@ from appspec_tools.rules.service_keys import (
 ON = {"ecs"}
 # Patterns are strings, compiled by `re` (and cached) on first use: not at import, every start-up.
 TASK_DEFINITION_ARN = r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[\w-]{1,255}:[1-9]\d*\Z"
-FAMILY = r"[A-Za-z0-9_-]{1,255}(:[1-9]\d*)?\Z"
-PLACEHOLDER = r"<[^<>]+>\Z|\$\{[^{}]+\}\Z|\{\{[^{}]+\}\}\Z"
 PLATFORM_VERSION = r"LATEST\Z|\d+\.\d+\.\d+\Z"
 IDS = {
     "subnet": r"subnet-[0-9a-f]{8}([0-9a-f]{9})?\Z",
@@ -65,13 +64,16 @@ register_common_rules(
     "ecs",
     dict(casing="ECS001", hooks_mapping="ECS002", resources="ECS003", unknown_key="ECS015", hooks_shape="ECS016",
          hook_function="ECS017", reserved_event="ECS018", other_event="ECS019", unknown_event="ECS020",
-         repeated_event="ECS021"),
+         repeated_event="ECS021", placeholder="ECS022"),
     SCHEMA,
     dict(base=BASE, resource="TargetService", entry="TargetService", target="ECS service",
          resource_doc="the name `TargetService`",
          resources_bad=BASE.replace("\n      ", "\n    "),
          casing_bad=BASE.replace("Resources", "resources").replace("Container", "container"),
-         unknown_bad=BASE + "        PlatformVersoin: 1.4.0\n"),
+         unknown_bad=BASE + "        PlatformVersoin: 1.4.0\n",
+         typed="ContainerPort, PlatformVersion, Subnets, SecurityGroups, AssignPublicIp, Base, Weight",
+         placeholder_bad=BASE.replace("8080", "${CONTAINER_PORT}") + NETWORK.replace("subnet-0a1b2c3d", "<SUBNET_1>"),
+         placeholder_skip="taskdefinition"),
 )  # fmt: skip
 
 
@@ -189,7 +191,7 @@ def section_types(ctx: Context) -> Iterator[Finding]:
 @rule(
     "ECS007",
     ERROR,
-    "TaskDefinition is not a task definition ARN",
+    "TaskDefinition is an ARN of something else, or not a string",
     platforms=ON,
     hint="use the ARN: arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION",
     bad=BASE.replace(ARN, "arn:aws:ecs:us-east-1:111122223333:service/prod/web"),
@@ -197,20 +199,22 @@ def section_types(ctx: Context) -> Iterator[Finding]:
 )
 def task_definition_arn(ctx: Context) -> Iterator[Finding]:
     """The reference gives the task definition by its ARN,
-    `arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION`. A value that starts like an ARN but is
-    not one (a service or cluster ARN, no revision, a short account id), or one that no task definition
-    can be named, fails the deployment."""
+    `arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION`. A value written as an ARN but not of a
+    task definition (a service or cluster ARN, no revision, a short account id), or a list or mapping,
+    is meant as written and fails the deployment. Any other string is ECS009's."""
     for _, node in _section(ctx, "TaskDefinition"):
         value = string_of(node)
+        if placeholder(ctx, node) is not None:
+            continue  # ECS009's
         if value is None:
             yield Finding(node, f"TaskDefinition is {describe(node)}, not a task definition ARN")
-        elif value and not any(re.match(p, value) for p in (TASK_DEFINITION_ARN, FAMILY, PLACEHOLDER)):
+        elif value.startswith("arn:") and not re.match(TASK_DEFINITION_ARN, value):
             yield Finding(node, f"TaskDefinition '{value}' is not a task definition ARN{_arn_problem(value)}")
 
 
 def _arn_problem(value: str) -> str:
     parts = value.split(":", 5)
-    if not value.startswith("arn:") or len(parts) < 6:
+    if len(parts) < 6:
         return ""
     if parts[2] != "ecs":
         return f" (it is an ARN of '{parts[2]}', not of ecs)"
@@ -222,54 +226,50 @@ def _arn_problem(value: str) -> str:
 
 
 @rule(
-    "ECS008",
-    WARNING,
-    "TaskDefinition is a family name, not an ARN",
-    platforms=ON,
-    hint="write the full ARN; `aws ecs describe-task-definition --task-definition FAMILY:REV` shows it",
-    bad=BASE.replace(ARN, "web:7"),
-    good=BASE,
-)
-def task_definition_family(ctx: Context) -> Iterator[Finding]:
-    """The user guide documents only the ARN. ECS itself takes `family` or `family:revision` for a task
-    set, but whether CodeDeploy passes the short form through is undocumented, and a bare family silently
-    means "the latest ACTIVE revision", which ties the deployment to registration order."""
-    for _, node in _section(ctx, "TaskDefinition"):
-        value = string_of(node)
-        if value and re.match(FAMILY, value):
-            message = f"TaskDefinition '{value}' is not an ARN: the reference requires"
-            yield Finding(node, f"{message} arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION")
-
-
-@rule(
     "ECS009",
     INFO,
-    "TaskDefinition is a placeholder",
+    "TaskDefinition is not an ARN: a pipeline fills it in",
     platforms=ON,
-    hint="deploy this file through CodePipeline's ECS (Blue/Green) action, which fills the placeholder in",
+    hint="deploy through aws-actions/amazon-ecs-deploy-task-definition (GitHub Actions), which writes the "
+    "ARN of the task definition it registers, or CodePipeline's Amazon ECS (Blue/Green) action, which "
+    "fills <TASK_DEFINITION>; given to CodeDeploy as written, use the task definition's ARN",
     bad=BASE.replace(ARN, "<TASK_DEFINITION>"),
     good=BASE,
 )
-def task_definition_placeholder(ctx: Context) -> Iterator[Finding]:
-    """CodePipeline's `CodeDeployToECS` action replaces `<TASK_DEFINITION>` with the ARN of the task
-    definition it registers, so a placeholder is right in a pipeline's `appspec.yaml`; given directly to
-    CodeDeploy, the deployment fails."""
+def task_definition_filled_in(ctx: Context) -> Iterator[Finding]:
+    """Pipelines own this value. The GitHub Action `aws-actions/amazon-ecs-deploy-task-definition`
+    (with `codedeploy-appspec`) replaces `TaskDefinition` with the ARN it registers, whatever the file
+    says (a path such as `task-definition.json`, a family name, a placeholder), and CodePipeline's
+    `CodeDeployToECS` action replaces `<TASK_DEFINITION>`. So a path, a name, `family:revision` or a
+    placeholder is advice, not an error; only a file given to CodeDeploy directly needs the ARN (ECS
+    itself also takes `family:revision`, but the user guide documents only the ARN)."""
     for _, node in _section(ctx, "TaskDefinition"):
+        filled = placeholder(ctx, node)
         value = string_of(node)
-        if value and re.match(PLACEHOLDER, value):
-            yield Finding(node, f"TaskDefinition is the placeholder '{value}': only CodePipeline fills it in")
+        if filled is not None:
+            what = f"is the placeholder '{filled}'"
+        elif value and not value.startswith("arn:"):
+            what = f"'{value}' is not an ARN"
+        else:
+            continue
+        yield Finding(
+            node, f"TaskDefinition {what}: deployable where a pipeline writes the task definition ARN"
+        )
 
 
 def _numbers(ctx: Context) -> Iterator[Tuple[str, Node]]:
-    """("ContainerPort" | "Base" | "Weight", value) of every number setting given."""
-    for _, node in _section(ctx, "LoadBalancerInfo", "ContainerPort"):
-        yield "ContainerPort", node
+    """("ContainerPort" | "Base" | "Weight", value) of every number setting given, placeholders aside."""
+    found: List[Tuple[str, Optional[Node]]] = [
+        ("ContainerPort", node) for _, node in _section(ctx, "LoadBalancerInfo", "ContainerPort")
+    ]
     for _, strategy in _section(ctx, "CapacityProviderStrategy"):
         for item in strategy.items if isinstance(strategy, Sequence) else []:
-            for name in ("Base", "Weight"):
-                value = field(item, name)
-                if value is not None and not is_null(value):
-                    yield name, value
+            found += [
+                (name, field(item, name)) for name in ("Base", "Weight") if not is_null(field(item, name))
+            ]
+    for name, node in found:
+        if node is not None and placeholder(ctx, node, name) is None:
+            yield name, node
 
 
 def _out_of_range(name: str, node: Node) -> bool:
@@ -329,6 +329,8 @@ def platform_version(ctx: Context) -> Iterator[Finding]:
     such as `1.4.0`. An unquoted `1.4` is read as a number and names no platform version."""
     for _, node in _section(ctx, "PlatformVersion"):
         value = string_of(node)
+        if placeholder(ctx, node, "PlatformVersion") is not None:
+            continue
         if value is None or not re.match(PLATFORM_VERSION, value):
             tip = "; did you mean LATEST?" if value and value.upper() == "LATEST" else ""
             yield Finding(
@@ -336,14 +338,16 @@ def platform_version(ctx: Context) -> Iterator[Finding]:
             )
 
 
-def _ids(node: Optional[Node], name: str, kind: str, limit: int) -> Iterator[Finding]:
+def _ids(ctx: Context, node: Optional[Node], name: str, kind: str, limit: int) -> Iterator[Finding]:
+    if placeholder(ctx, node, name) is not None:
+        return
     if not isinstance(node, Sequence):
         yield Finding(node, f"{name} is {describe(node)}, not a list of {kind}-... ids")
         return
     if not node.items or len(node.items) > limit:
         yield Finding(node, f"{name} lists {len(node.items)} ids: ECS takes 1 to {limit}")
     for item in node.items:
-        if not re.match(IDS[kind], string_of(item) or ""):
+        if placeholder(ctx, item, name) is None and not re.match(IDS[kind], string_of(item) or ""):
             yield Finding(item, f"{name} entry {shown(item)} is not a {kind}-... id")
 
 
@@ -370,9 +374,10 @@ def awsvpc(ctx: Context) -> Iterator[Finding]:
             yield Finding(key, f"{message}: give all three or none")
         for name, kind, limit in (("Subnets", "subnet", 16), ("SecurityGroups", "sg", 5)):
             if name in given:
-                yield from _ids(field(config, name), name, kind, limit)
+                yield from _ids(ctx, field(config, name), name, kind, limit)
         node = field(config, "AssignPublicIp")
-        if "AssignPublicIp" in given and string_of(node) not in ("ENABLED", "DISABLED"):
+        filled = placeholder(ctx, node, "AssignPublicIp") is not None
+        if "AssignPublicIp" in given and not filled and string_of(node) not in ("ENABLED", "DISABLED"):
             guess = did_you_mean(string_of(node), ("ENABLED", "DISABLED"))
             tip = f"; did you mean {guess}?" if guess else ""
             yield Finding(node, f"AssignPublicIp is {shown(node)}: it must be ENABLED or DISABLED{tip}")
@@ -403,7 +408,9 @@ def capacity_provider_strategy(ctx: Context) -> Iterator[Finding]:
         based = [node for node in bases if node is not None and (integer_of(node)[0] or 0) > 0]
         for node in based[1:]:
             yield Finding(node, f"a second provider sets Base (first at line {based[0].line}): only one may")
-        if entries and not any((integer_of(field(item, "Weight"))[0] or 0) > 0 for item in entries):
+        weights = [field(item, "Weight") for item in entries]
+        filled = any(placeholder(ctx, node, "Weight") is not None for node in weights)
+        if entries and not filled and not any((integer_of(node)[0] or 0) > 0 for node in weights):
             yield Finding(key, "no provider in CapacityProviderStrategy has a Weight above 0")
     for name, node in _numbers(ctx):
         low, high = LIMITS[name]

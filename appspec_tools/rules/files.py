@@ -8,7 +8,7 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 from typing import Sequence as Names
 
 from appspec_tools.nodes import Mapping, Node, Scalar, Sequence, describe
-from appspec_tools.rules import ERROR, WARNING, Context, Finding, did_you_mean, list_of, rule
+from appspec_tools.rules import ERROR, INFO, WARNING, Context, Finding, did_you_mean, list_of, rule
 
 FILE_KEYS = ("source", "destination")
 FILE_KEY_ALIASES = {
@@ -228,7 +228,7 @@ class _Copy(NamedTuple):
     written: str  # the destination as written
 
 
-def _copies(ctx: Context) -> List[_Copy]:
+def file_copies(ctx: Context) -> List[_Copy]:
     windows = target_os(ctx) == "windows"
     out = []
     for entry in _entries(ctx):
@@ -256,7 +256,7 @@ def same_pair_twice(ctx: Context) -> Iterator[Finding]:
     source files named … for the same destination"). Paths are compared as the agent resolves them
     (`app` = `app/` = `./app`)."""
     seen: Dict[Tuple[str, str], Node] = {}
-    for copy in _copies(ctx):
+    for copy in file_copies(ctx):
         first = seen.get((copy.source, copy.destination))
         seen.setdefault((copy.source, copy.destination), copy.node)
         if first is not None:
@@ -284,7 +284,7 @@ def same_target_twice(ctx: Context) -> Iterator[Finding]:
     the same destination"). Only names that look like files (`app.conf`, not `conf.d` or `public`) are
     checked, since a directory source copies its contents instead; a warning because the linter cannot
     see the revision to be sure."""
-    copies = _copies(ctx)
+    copies = file_copies(ctx)
     for index, copy in enumerate(copies):
         earlier = copies[:index]
         if not _looks_like_file(copy.source) or any(c[1:3] == copy[1:3] for c in earlier):
@@ -318,7 +318,7 @@ def _web_served(destination: str) -> bool:
 
 @rule(
     "FILE009",
-    WARNING,
+    INFO,
     "The whole revision is copied into a web-served directory",
     hint="copy only the site's directory (e.g. `source: public`) into the web root",
     platforms={"ec2"},
@@ -330,7 +330,7 @@ def revision_in_web_root(ctx: Context) -> Iterator[Finding]:
     included. Copied into a directory a web server serves (/var/www, /usr/share/nginx, htdocs,
     public_html, inetpub\\wwwroot…), it publishes appspec.yml and your scripts to anyone who asks —
     scanners look for exactly that file."""
-    for copy in _copies(ctx):
+    for copy in file_copies(ctx):
         if copy.source == "." and _web_served(copy.destination):
             yield Finding(
                 copy.node,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from typing import Iterator, List, NamedTuple, Optional, Tuple
@@ -218,8 +219,8 @@ def unknown_script_keys(ctx: Context) -> Iterator[Finding]:
 @rule(
     "HOOK008",
     WARNING,
-    "Absolute `location`: it is resolved inside the revision",
-    hint="give the path relative to the revision root, e.g. `scripts/start.sh`",
+    "`location` is an instance path, or climbs out of the revision",
+    hint="give the path relative to the revision root, e.g. `scripts/start.sh` (`scripts\\start.bat`)",
     platforms={"ec2"},
     bad="version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n    - location: /opt/app/scripts/start.sh",
     good="version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n    - location: scripts/start.sh",
@@ -227,12 +228,24 @@ def unknown_script_keys(ctx: Context) -> Iterator[Finding]:
 def absolute_location(ctx: Context) -> Iterator[Finding]:
     """The agent joins `location` to the unpacked revision (`deployment-archive/`), so
     `/opt/app/scripts/start.sh` means `opt/app/scripts/start.sh` inside the bundle, not the file on
-    the instance (hooks.md; aws/aws-codedeploy-agent#138). Usually the script is then missing."""
+    the instance (hooks.md; aws/aws-codedeploy-agent#138). Usually the script is then missing. With
+    `os: windows`, `\\scripts\\start.bat` (AWS's Windows sample) is the revision's `scripts\\start.bat` as
+    meant, so only a drive letter (`C:\\...`) is reported; on both, a `..` above the root names no script."""
+    windows = target_os(ctx) == "windows"
     for script in _scripts(ctx):
         node = script.entry.get("location")
-        value = node.value if isinstance(node, Scalar) and node.tag == "str" else None
-        if value and (value.strip().startswith(("/", "\\")) or re.match(_DRIVE, value.strip())):
+        value = node.value.strip() if isinstance(node, Scalar) and isinstance(node.value, str) else ""
+        if _climbs_out(value, windows):
+            yield Finding(node, f"location '{value}' climbs out of the revision: no script is found there")
+        elif re.match(_DRIVE, value) or (value.startswith(("/", "\\")) and not windows):
             yield Finding(node, f"location '{value}' is looked up inside the revision, not on the instance")
+
+
+def _climbs_out(location: str, windows: bool) -> bool:
+    """True when `..` segments lead above the revision root (`\\` separates too on Windows)."""
+    parts = re.split(r"[\\/]" if windows else "/", location)
+    steps = [-1 if part == ".." else int(part not in ("", ".")) for part in parts]
+    return any(depth < 0 for depth in itertools.accumulate(steps))
 
 
 class Timeout(NamedTuple):

@@ -10,6 +10,7 @@ from typing import Iterator, List, Optional, Tuple
 from appspec_tools.nodes import Mapping, Node, Scalar, describe
 from appspec_tools.platforms import LAMBDA_TYPE
 from appspec_tools.rules import ERROR, WARNING, Context, Finding, rule
+from appspec_tools.rules.placeholders import placeholder
 from appspec_tools.rules.service_keys import (
     ANY_KEY,
     field,
@@ -40,14 +41,15 @@ register_common_rules(
     "lambda",
     dict(casing="LMB001", hooks_mapping="LMB002", resources="LMB003", unknown_key="LMB009", hooks_shape="LMB010",
          hook_function="LMB011", reserved_event="LMB012", other_event="LMB013", unknown_event="LMB014",
-         repeated_event="LMB015"),
+         repeated_event="LMB015", placeholder="LMB016"),
     SCHEMA,
     dict(base=BASE, resource="function", entry="MyFunction", target="Lambda function alias",
          resource_doc="a logical name of your choice",
          resources_bad=BASE + BASE[BASE.index("  - MyFunction"):].replace("MyFunction", "OtherFunction"),
-         casing_bad=BASE.replace("Resources", "resources").replace("Name:", "name:").replace("Alias:", "alias:")
-         .replace("CurrentVersion", "currentversion").replace("TargetVersion", "targetversion"),
-         unknown_bad=BASE.replace("Alias:", "Alais:")),
+         casing_bad=BASE.replace("CurrentVersion", "currentVersion").replace("TargetVersion", "targetVersion"),
+         unknown_bad=BASE.replace("Alias:", "Alais:"),
+         typed="CurrentVersion, TargetVersion",
+         placeholder_bad=BASE.replace('"1"', "${CURRENT_VERSION}").replace('"2"', "TARGET_VERSION_PLACEHOLDER")),
 )  # fmt: skip
 
 
@@ -162,6 +164,8 @@ def versions(ctx: Context) -> Iterator[Finding]:
             node = field(properties, name)
             if is_null(node) or string_of(node) == "" or _version(node) is not None:
                 continue
+            if placeholder(ctx, node, name) is not None:
+                continue  # LMB016's
             if string_of(node) == "$LATEST":
                 yield Finding(node, f"{name} is $LATEST: publish a version and use its number")
             else:

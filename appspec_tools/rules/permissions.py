@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-import posixpath
 import re
 from typing import FrozenSet, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -423,7 +422,8 @@ def acl_base_entry(ctx: Context) -> Iterator[Finding]:
     "PERM014",
     ERROR,
     "Default ACL entries applied to files",
-    hint="add `type: [directory]` to the entry (and put file ACLs in a separate entry with `type: [file]`)",
+    hint="add `type: [directory]` to the entry (and put file ACLs in a separate entry with `type: [file]`); "
+    "in an entry already typed `[file]`, remove the `d:` entries or use `type: [directory]`",
     platforms={"ec2"},
     bad="version: 0.0\nos: linux\npermissions:\n  - object: /opt/app\n    acls:\n      - d:u:app:rwx",
     good="version: 0.0\nos: linux\npermissions:\n  - object: /opt/app\n    acls:\n      - d:u:app:rwx\n"
@@ -437,9 +437,12 @@ def default_acl_on_files(ctx: Context) -> Iterator[Finding]:
         types = _types(entry)
         if types is None or "file" not in types:
             continue
+        typed = types == frozenset({"file"})
+        fix = "remove the d: entries or use type: [directory]" if typed else "add type: [directory]"
         for item, value, ace, _ in _aces(entry):
             if ace and ace.default:
-                yield Finding(item, f"default acl entry {value} applies to files too: add type: [directory]")
+                applies = "applies to files (type: [file])" if typed else "applies to files too"
+                yield Finding(item, f"default acl entry {value} {applies}: {fix}", fix if typed else "")
                 break
 
 
@@ -590,81 +593,3 @@ def type_value_invalid(ctx: Context) -> Iterator[Finding]:
             )
             tip = f"; did you mean {guess}?" if guess else ""
             yield Finding(item, f"object type not supported for permissions ({shown(item)}){tip}")
-
-
-class _Scope(NamedTuple):
-    node: Node
-    object: str
-    everything: bool  # pattern ** and no except: every path under object
-    pattern: str
-    has_except: bool
-    types: FrozenSet[str]
-
-
-def _scopes(ctx: Context) -> List[_Scope]:
-    out = []
-    for entry in _entries(ctx):
-        value, types = _text(entry.get("object")), _types(entry)
-        pattern = entry.get("pattern")
-        glob = "**" if not _given(pattern) else _text(pattern)
-        if value is None or not value.strip().startswith("/") or types is None or glob is None:
-            continue
-        has_except = bool(list_of(entry.get("except")))
-        obj = entry.get("object")
-        assert obj is not None
-        out.append(
-            _Scope(
-                obj,
-                posixpath.normpath(value.strip()),
-                glob == "**" and not has_except,
-                glob,
-                has_except,
-                types,
-            )
-        )
-    return out
-
-
-@rule(
-    "PERM019",
-    WARNING,
-    "Two permissions cover the same paths",
-    hint="give each path one entry: split by `type`, or narrow one entry with `pattern`/`except`",
-    platforms={"ec2"},
-    bad="version: 0.0\nos: linux\npermissions:\n  - object: /opt/app\n    owner: app\n"
-    "  - object: /opt/app/bin\n    mode: 755",
-    good="version: 0.0\nos: linux\npermissions:\n  - object: /opt/app\n    owner: app\n    type: [directory]\n"
-    "  - object: /opt/app\n    mode: 755\n    owner: app\n    type: [file]",
-)
-def overlapping_entries(ctx: Context) -> Iterator[Finding]:
-    """Each installed path may receive one permission entry; a second one fails the Install: "the
-    permissions setting for (…) is specified more than once". Reported when the overlap is certain:
-    the same object, or an object inside another whose entry has `pattern: **` (the default) and no
-    `except`, with a file/directory type in common. Splitting one object by `type: [directory]` and
-    `type: [file]` is fine. A warning, because nothing may be installed under the object."""
-    scopes = _scopes(ctx)
-    for index, scope in enumerate(scopes):
-        for other in scopes[:index]:
-            common = scope.types & other.types
-            if not common:
-                continue
-            if scope.object == other.object:
-                same = scope.everything or other.everything
-                same = same or (
-                    scope.pattern == other.pattern and not scope.has_except and not other.has_except
-                )
-            else:
-                same = (other.everything and scope.object.startswith(other.object.rstrip("/") + "/")) or (
-                    scope.everything and other.object.startswith(scope.object.rstrip("/") + "/")
-                )
-            if same:
-                kinds = (
-                    " and ".join(sorted(common)).replace("file", "files").replace("directory", "directories")
-                )
-                yield Finding(
-                    scope.node,
-                    f"permissions for {kinds} under '{scope.object}' overlap the entry at line "
-                    f"{other.node.line} ('{other.object}'): Install fails, a path is "
-                    "specified more than once",
-                )
-                break

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import List
 
 from appspec_tools.lifecycle import PLATFORM_NAMES
-from appspec_tools.rules import AREAS, all_rules
+from appspec_tools.rules import AREAS, RETIRED, all_rules
 
 
 def _example(title: str, text: str, lang: str = "yaml") -> List[str]:
@@ -49,4 +49,11 @@ def markdown() -> str:
         lines += [f"Fix: {rule.hint}.", ""]
         lines += _example("Bad", rule.bad)
         lines += _example("Good", rule.good)
+    lines += [
+        "## Retired ids",
+        "",
+        "Still accepted by `--disable`, `disable:` and inline comments (they turn nothing off).",
+        "",
+    ]
+    lines += [f"- {rule_id}: {why}." for rule_id, why in sorted(RETIRED.items())]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -58,11 +58,12 @@ declare(
 declare(
     "REV004",
     ERROR,
-    "Link that points outside the archive",
+    "Hard link out of the archive, or an entry under one of its symlinks",
     hint="make links relative and inside the revision, or create them from a hook script",
-    doc="""A symlink to `../../etc/passwd` or `/etc` (or a tar hard link to such a path) lets a later entry
-    or a `files` copy read or write host files through it. The deploy shim refuses such bundles.""",
-    bad=_LISTING + "appspec.yml, config -> /etc/myapp",
+    doc="""A tar hard link to `../../etc/shadow`, or an entry `config/app.conf` after a symlink
+    `config -> /etc/myapp`, makes the unpack write a host file. The deploy shim refuses such bundles in
+    every mode.""",
+    bad=_LISTING + "appspec.yml, config -> /etc/myapp, config/app.conf",
     good=_LISTING + "appspec.yml, config -> shared/config",
     scope="revision",
 )
@@ -78,10 +79,11 @@ declare(
 )
 declare(
     "REV006",
-    ERROR,
+    WARNING,
     "setuid or setgid file in the archive",
     hint="clear the bit (`chmod u-s,g-s FILE`) before bundling; set it from `permissions` if truly needed",
-    doc="""`tar -xpsf` as root keeps setuid and setgid bits, so the bundle installs a privileged program.
+    doc="""`tar -xpsf` as root keeps setuid and setgid bits, so the bundle installs a privileged program
+    (`unzip` drops them). The agent deploys it; `appspec deploy --safe` and `appspec fleet` refuse it.
     setgid on a directory (group inheritance) is not reported.""",
     bad=_LISTING + "appspec.yml, bin/tool (mode 4755)",
     good=_LISTING + "appspec.yml, bin/tool (mode 0755)",
@@ -124,13 +126,31 @@ declare(
 )
 
 
+declare(
+    "REV018",
+    WARNING,
+    "Symlink that points outside the archive",
+    hint="point it inside the revision, or create it from a hook script if it must point at the host",
+    doc="""A symlink to `/etc/myapp` or `../../shared` is unpacked as a link, by the agent and by the
+    deploy shim, and a `files` copy installs the link as it is: what it points at is the host's, not the
+    revision's. An entry under it is REV004.""",
+    bad=_LISTING + "appspec.yml, config -> /etc/myapp",
+    good=_LISTING + "appspec.yml, config -> shared/config",
+    scope="revision",
+)
+_UNPACKED = {  # what happens to an entry of these rules; the others are refused
+    "REV006": "the agent keeps the bit; `appspec deploy --safe` and `appspec fleet` refuse it",
+    "REV018": "the agent and the deploy shim keep it as a link",
+}
+
+
 def revision_findings(rev: Revision) -> Iterator[Tuple[str, str]]:
     """(rule id, message) for the revision-level problems; Revision.problems turns them into Problems."""
     counts: Dict[str, int] = {}
     for _, rule_id, reason in rev.unsafe():
         counts[rule_id] = counts.get(rule_id, 0) + 1
         if counts[rule_id] <= MAX_REPORTED:
-            yield rule_id, f"{reason}: the deploy shim refuses to unpack it"
+            yield rule_id, f"{reason}: {_UNPACKED.get(rule_id, 'the deploy shim refuses to unpack it')}"
     for rule_id, count in sorted(counts.items()):
         if count > MAX_REPORTED:
             yield rule_id, f"{count - MAX_REPORTED} more entries like these in {rev.path}"

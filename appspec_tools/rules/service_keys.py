@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 from appspec_tools.lifecycle import EC2_ORDER, ECS_ORDER, LAMBDA_ORDER, PLATFORM_NAMES, RESERVED, SCRIPTABLE
 from appspec_tools.nodes import Mapping, Node, Scalar, Sequence, describe
-from appspec_tools.rules import ERROR, WARNING, Context, Finding, declare, did_you_mean
+from appspec_tools.rules import ERROR, INFO, WARNING, Context, Finding, declare, did_you_mean
+from appspec_tools.rules.placeholders import placeholder, placeholders
 
 # A key schema: a dict of canonical key -> schema of its value; None is a leaf; a one-item list is a list
 # of items following that schema; the key "*" stands for any other key.
 Schema = Any
 ANY_KEY = "*"
 EC2_KEYS = ("os", "files", "permissions", "file_exists_behavior")
+# Platforms whose user guide pages print every key in lowercase (the Lambda `resources` and `hooks`
+# reference pages): that spelling is the guide's own, not a finding.
+GUIDE_LOWERCASE = frozenset({"lambda"})
 ALL_EVENTS = frozenset(EC2_ORDER + ECS_ORDER + LAMBDA_ORDER).union(*RESERVED.values())
 FUNCTION = (  # compiled by `re` on first use, not at import
     r"(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:|\d{12}:function:)?"
@@ -162,7 +166,7 @@ def key_findings(
             else:
                 yield "unknown", key_node, _unknown_message(name, known, where, platform)
             continue
-        if name != canonical:
+        if name != canonical and not (platform in GUIDE_LOWERCASE and name == canonical.lower()):
             yield "case", key_node, f"key '{name}' is written '{canonical}' in the AppSpec reference"
         earlier = first.setdefault(canonical, (name, key_node.line))
         if earlier[0] != name:
@@ -235,6 +239,8 @@ def _hook_function(ctx: Context) -> Iterator[Finding]:
     for entry in hook_entries(ctx):
         value, event = entry.function, entry.event
         name = string_of(value)
+        if placeholder(ctx, value) is not None:
+            continue  # the placeholder rule's
         if is_null(value) or name == "":
             yield Finding(entry.key, f"hook {event}: the Lambda function name cannot be null or empty")
         elif isinstance(value, (Sequence, Mapping)):
@@ -280,6 +286,16 @@ def _repeated_event(ctx: Context) -> Iterator[Finding]:
             yield Finding(entry.key, f"{message}: each event runs one hook function")
 
 
+def _placeholders(skip: FrozenSet[str]) -> Callable[[Context], Iterator[Finding]]:
+    def check(ctx: Context) -> Iterator[Finding]:
+        for key, node, text in placeholders(ctx, ctx.doc, skip):
+            yield Finding(
+                node, f"{key} is the placeholder '{text}': it must be filled in before CodeDeploy reads it"
+            )
+
+    return check
+
+
 def _key_rule(kind: str, schema: Schema) -> Callable[[Context], Iterator[Finding]]:
     def check(ctx: Context) -> Iterator[Finding]:
         for found, key_node, message in key_findings(ctx.doc, schema, "", ctx.platform):
@@ -300,8 +316,10 @@ COMMON_RULES = {
         """The CodeDeploy service reads {name} AppSpecs with key names matched case-insensitively: the
         user guide itself shows `resources`/`hooks` and lowercase Lambda properties, and
         cdk-ecs-codedeploy emits `awsvpcConfiguration`. Such files deploy, so this is only a warning, but
-        other tools (the AppSpec assistant, SAM, schemas) expect the reference spelling. Two keys that
-        differ only in case are read as one.""",
+        other tools (the AppSpec assistant, SAM, schemas) expect the reference spelling. On Lambda the
+        all-lowercase spelling of the guide's reference pages (`resources`, `properties`,
+        `currentversion`) is the guide's own form and is not reported. Two keys that differ only in case
+        are read as one.""",
     ),
     "hooks_mapping": (
         WARNING,
@@ -376,6 +394,17 @@ COMMON_RULES = {
         """Each lifecycle event runs one hook function once per deployment, so a second entry for the same
         event is at best ignored.""",
     ),
+    "placeholder": (
+        INFO,
+        "A value is a placeholder that a pipeline fills in",
+        "fill it in before the deployment (a build step with envsubst or sed, a template engine, "
+        "CodePipeline or a GitHub Action); CodeDeploy reads the file as written",
+        """Repositories often keep a {name} AppSpec as a template that a build step completes:
+        `${{VAR}}`, `{{{{ expression }}}}`, `<NAME>`, a word containing `PLACEHOLDER`, and, where a number
+        or an id belongs ({typed}), a bare ALL_CAPS token such as `CONTAINER_PORT`. The rules that check
+        a value's form leave such values alone, so a template lints without errors; this advice only
+        reminds that the file cannot be deployed as it is.""",
+    ),
 }
 
 
@@ -384,8 +413,9 @@ def register_common_rules(
 ) -> None:
     """Register the rules of :data:`COMMON_RULES` for one platform under ``ids`` (role -> rule id).
     ``examples`` holds `base`, a valid AppSpec without hooks (the hook examples add to it), the words
-    `resource`, `resource_doc`, `target` and `entry` of the documentation, and the bad examples
-    `resources_bad`, `casing_bad` and `unknown_bad`."""
+    `resource`, `resource_doc`, `target`, `entry` and `typed` (the number and id settings) of the
+    documentation, the bad examples `resources_bad`, `casing_bad`, `unknown_bad` and `placeholder_bad`,
+    and `placeholder_skip`, the keys (lowercase, space-separated) whose placeholders another rule reports."""
     allowed = SCRIPTABLE[platform]
     first, event = allowed[-2:]
     base = examples["base"]
@@ -407,6 +437,7 @@ def register_common_rules(
         "other_event": f"{base}Hooks:\n  - ValidateService: CheckFunction\n",
         "unknown_event": f"{base}Hooks:\n  - {event[:-1]}: CheckFunction\n",
         "repeated_event": f"{hooks}  - {event}: OtherCheck\n",
+        "placeholder": examples["placeholder_bad"],
     }
     good = {role: hooks for role in bad if "hook" in role or "event" in role}
     good["hooks_mapping"] = f"{base}Hooks:\n  - {first}: CheckFunction\n  - {event}: CheckFunction\n"
@@ -422,6 +453,7 @@ def register_common_rules(
         "other_event": _events_of("other"),
         "unknown_event": _events_of("unknown"),
         "repeated_event": _repeated_event,
+        "placeholder": _placeholders(frozenset(examples.get("placeholder_skip", "").split())),
     }
     for role, rule_id in ids.items():
         severity, summary, hint, doc = COMMON_RULES[role]

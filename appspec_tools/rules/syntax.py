@@ -38,11 +38,27 @@ declare(
 declare(
     "SYN004",
     ERROR,
-    "Tab character in indentation",
+    "Tab character in block indentation",
     hint="replace the tabs with spaces (the AppSpec reference uses 2-space steps)",
-    doc="YAML forbids tabs for indentation; the agent's loader stops at the first one.",
+    doc="""YAML forbids tabs for block indentation; the agent's loader (libyaml, through Ruby's Psych)
+    stops at the first one. Inside `[ ]` and `{ }` tabs are plain whitespace, so JSON indented with tabs
+    loads in an `appspec.yml` too and is not reported; the tabs from the line where the parse failed
+    on are.""",
     bad="version: 0.0\nos: linux\nfiles:\n\t- source: /\n\t  destination: /opt/app",
     good="version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /opt/app",
+)
+declare(
+    "SYN014",
+    WARNING,
+    "An `.json` AppSpec that is YAML, not JSON",
+    hint="write JSON (double-quoted keys and strings, commas, no comments) or rename the file appspec.yml",
+    doc="""The agent loads the AppSpec with `YAML.load` whatever its name (`hook_executor.rb`,
+    `application_specification.rb`), so YAML saved as `appspec.json` (or JSON that only YAML accepts, with
+    a trailing comma or an unquoted key) deploys on EC2/On-Premises and is linted as the agent reads it.
+    JSON readers may reject it: the CodeDeploy service for ECS and Lambda AppSpecs, editors, schemas.
+    When the text is neither JSON nor YAML, SYN003 reports the JSON error.""",
+    bad='{"version": 0.0, "os": "linux",}',
+    good='{"version": 0.0, "os": "linux"}',
 )
 declare(
     "SYN005",
