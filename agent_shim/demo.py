@@ -29,8 +29,13 @@ LOWEST_PORT, HIGHEST_PORT = 1, 65535
 
 
 def sample_app_dir() -> Optional[Path]:
-    candidate = Path(__file__).resolve().parent.parent / "sample_app"
-    return candidate if (candidate / "appspec.yml").is_file() else None
+    """The sample app: package data of an installed appspec-tools (agent_shim/sample_app, mapped from
+    the source tree's sample_app/ by setup.cfg), or the source tree's folder (a checkout, pip install -e)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "sample_app", here.parent / "sample_app"):
+        if (candidate / "appspec.yml").is_file():
+            return candidate
+    return None
 
 
 def free_port(preferred: int) -> int:
@@ -85,9 +90,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     app = sample_app_dir()
     if app is None:
-        err.write(
-            "appspec demo: the sample app ships with the source tree; run it from a checkout (pip install -e .)\n"
-        )
+        err.write("appspec demo: the sample app is missing from this installation; reinstall appspec-tools\n")
         return 2
     folder = os.path.abspath(args.dir) if args.dir else ""
     created = first_missing(folder) if folder else None

@@ -43,6 +43,9 @@ def _packing_arguments(parser: argparse.ArgumentParser) -> None:
         help="store permission bits as they are on disk (default: 0755 if executable, else 0644, like git)",
     )
     parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress line on the terminal, only the result"
+    )
 
 
 def configure_bundle_parser(parser: argparse.ArgumentParser) -> None:

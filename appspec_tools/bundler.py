@@ -13,7 +13,6 @@ import gzip
 import hashlib
 import json
 import os
-import re
 import shutil
 import stat
 import tarfile
@@ -24,6 +23,7 @@ from typing import IO, List, Optional, Sequence, TextIO, Tuple
 
 from appspec_tools.errors import InputError
 from appspec_tools.problem import Problem
+from appspec_tools.progress import NO_PROGRESS, Progress, human_size, progress_on
 
 BUNDLE_TYPES = ("zip", "tar", "tgz")
 ALWAYS_EXCLUDED = frozenset({".git", ".hg", ".svn", ".bzr", "__MACOSX", ".DS_Store"})
@@ -72,28 +72,21 @@ class Bundle:
 
 
 class IgnoreRules:
-    """gitignore-like lines: `#` comments, `!` re-includes, a trailing `/` matches directories only,
-    a `/` elsewhere anchors the pattern at the revision root, `*`, `?`, `[...]` and `**` as in git.
-    The last matching line wins; an excluded directory is not entered."""
+    """The ignore file's lines, matched by git's rules (pathspec's GitIgnoreSpec): `#` comments, `!`
+    re-includes, a trailing `/` for directories only, a `/` elsewhere anchors at the revision root, `*`,
+    `?`, `[...]`, `**` and `\\` escapes. Paths are checked level by level as git walks a tree: the last
+    matching line wins, and an excluded directory is not entered, so nothing inside it comes back."""
 
     def __init__(self, lines: Sequence[str] = ()) -> None:
-        self.rules: List[Tuple[re.Pattern, bool, bool]] = []  # (regex, negated, directories only)
-        for raw in lines:
-            line = raw.rstrip("\n").rstrip()
-            if not line or line.startswith("#"):
-                continue
-            negated = line.startswith("!")
-            line = line[1:] if negated else line
-            line = line[1:] if line.startswith("\\") and line[1:2] in ("#", "!") else line
-            dir_only = line.endswith("/")
-            line = line.rstrip("/")
-            if not line:
-                continue
-            anchored = "/" in line
-            body = _glob_regex(line.lstrip("/"))
-            self.rules.append(
-                (re.compile(("^" if anchored else "^(?:.*/)?") + body + "$"), negated, dir_only)
-            )
+        import pathspec  # only a bundle needs it: lint never loads it
+
+        patterns = [line.rstrip("\r\n") for line in lines]
+        # A directory is asked as itself: "build/" becomes "build", and "foo/**" (inside foo) leaves foo.
+        self._directories = pathspec.GitIgnoreSpec.from_lines([_as_directory(p) for p in patterns])
+        # A file in a directory that was entered: excluding directory-only lines cannot match it (they
+        # matter only to its folders, decided above), their negations still re-include what is below them.
+        files = [p for p in patterns if p.startswith("!") or not _directory_only(p)]
+        self._files = pathspec.GitIgnoreSpec.from_lines(files)
 
     @classmethod
     def read(cls, path: str) -> IgnoreRules:
@@ -106,41 +99,23 @@ class IgnoreRules:
             raise BundleError(f"{path}: cannot read the ignore file: {exc}") from None
 
     def excludes(self, name: str, is_dir: bool) -> bool:
-        excluded = False
-        for regex, negated, dir_only in self.rules:
-            if (is_dir or not dir_only) and regex.match(name):
-                excluded = not negated
-        return excluded
+        """Whether `name` (POSIX, relative to the revision root; its folders not excluded) is left out."""
+        spec = self._directories if is_dir else self._files
+        return bool(spec.match_file(name))
 
 
-def _glob_regex(pattern: str) -> str:
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and "]" in pattern[i + 2 :]:
-            end = pattern.index("]", i + 2)
-            body = pattern[i + 1 : end]
-            body = "^" + body[1:] if body.startswith("!") else body
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end + 1
-        elif pattern[i] == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return "".join(out)
+def _pattern_text(line: str) -> str:
+    """The line without the trailing spaces git drops (a backslash-escaped one stays)."""
+    stripped = line.rstrip(" ")
+    return stripped + " " if stripped.endswith("\\") and stripped != line else stripped
+
+
+def _directory_only(line: str) -> bool:
+    return not line.startswith("#") and _pattern_text(line).endswith("/")
+
+
+def _as_directory(line: str) -> str:
+    return _pattern_text(line)[:-1] if _directory_only(line) else line
 
 
 def collect(
@@ -187,7 +162,7 @@ def source_epoch() -> int:
         raise BundleError(f"SOURCE_DATE_EPOCH must be a number of seconds, not {value!r}") from None
 
 
-def _write_zip(members: Sequence[Member], handle: IO[bytes], epoch: int) -> None:
+def _write_zip(members: Sequence[Member], handle: IO[bytes], epoch: int, progress: Progress) -> None:
     when = time.gmtime(epoch)[:6]
     with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for member in members:
@@ -203,11 +178,13 @@ def _write_zip(members: Sequence[Member], handle: IO[bytes], epoch: int) -> None
             else:
                 info.compress_type = zipfile.ZIP_STORED
                 archive.writestr(info, member.target.encode("utf-8", "surrogateescape"))
+            progress.advance()
 
 
-def _write_tar(members: Sequence[Member], handle: IO[bytes], epoch: int) -> None:
+def _write_tar(members: Sequence[Member], handle: IO[bytes], epoch: int, progress: Progress) -> None:
     with tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for member in members:
+            progress.advance()
             info = tarfile.TarInfo(member.name)
             info.mtime, info.mode = epoch, member.mode  # owner 0 and no names: uid/gid 0, uname/gname ""
             if member.kind == FILE:
@@ -220,20 +197,23 @@ def _write_tar(members: Sequence[Member], handle: IO[bytes], epoch: int) -> None
             archive.addfile(info)
 
 
-def write_archive(members: Sequence[Member], output: str, bundle_type: str, epoch: int) -> None:
-    """Write next to `output`, then rename: a failed run never leaves half an archive behind."""
+def write_archive(
+    members: Sequence[Member], output: str, bundle_type: str, epoch: int, progress: Progress = NO_PROGRESS
+) -> None:
+    """Write next to `output`, then rename: a failed run never leaves half an archive behind.
+    `progress` counts the members as they are written."""
     temporary = os.path.join(os.path.dirname(os.path.abspath(output)), f".{os.path.basename(output)}.partial")
     try:
         with open(temporary, "wb") as handle:
             if bundle_type == "zip":
-                _write_zip(members, handle, epoch)
+                _write_zip(members, handle, epoch, progress)
             elif bundle_type == "tar":
-                _write_tar(members, handle, epoch)
+                _write_tar(members, handle, epoch, progress)
             else:  # no file name and time 0 in the gzip header
                 with gzip.GzipFile(
                     filename="", mode="wb", fileobj=handle, mtime=0, compresslevel=9
                 ) as packed:
-                    _write_tar(members, packed, epoch)  # type: ignore[arg-type]
+                    _write_tar(members, packed, epoch, progress)  # type: ignore[arg-type]
         os.replace(temporary, output)
     except BaseException:
         if os.path.exists(temporary):
@@ -306,8 +286,10 @@ def build_bundle(
     lint: bool = True,
     preserve_modes: bool = False,
     err: Optional[TextIO] = None,
+    progress_to: Optional[TextIO] = None,
 ) -> Bundle:
-    """Lint the folder, archive it, then check that the archive is a revision that lints clean."""
+    """Lint the folder, archive it, then check that the archive is a revision that lints clean. A
+    terminal `progress_to` shows the members being written."""
     from appspec_tools.revision import RevisionError, open_revision
 
     check_root(directory)
@@ -320,7 +302,8 @@ def build_bundle(
     rules = IgnoreRules.read(ignore_file)
     skip = [output, ignore_file]
     members, warnings = collect(directory, rules, skip, preserve_modes)
-    write_archive(members, output, kind, source_epoch())
+    with progress_on(progress_to, f"bundling {os.path.basename(output)}", len(members), "entries") as shown:
+        write_archive(members, output, kind, source_epoch(), shown)
     try:
         with open_revision(output) as revision:
             if revision.appspec_member is None:
@@ -342,15 +325,6 @@ def build_bundle(
     return Bundle(output, kind, os.path.getsize(output), sha256_of(output), len(members), tuple(warnings))
 
 
-def human_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    for power, unit in ((3, "GiB"), (2, "MiB"), (1, "KiB")):
-        if size >= 1024**power:
-            return f"{size / 1024**power:.1f} {unit}"
-    return f"{size} bytes"
-
-
 def report_refusal(exc: LintRefused, err: TextIO, command: str) -> None:
     from appspec_tools.formatters import FORMATTERS
 
@@ -368,6 +342,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             lint=args.lint,
             preserve_modes=args.preserve_modes,
             err=err,
+            progress_to=None if args.quiet else err,
         )
     except LintRefused as exc:
         report_refusal(exc, err, "bundle")

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import one_hook_revision
 
 from appspec_tools.cli import EXIT_CODES, build_parser, main
 
@@ -38,14 +39,7 @@ def files(tmp_path):
         f"history: {tmp_path / 'history.sqlite'}\n"
         f"hosts:\n  - {{name: a, host: local, root: {tmp_path / 'root-a'}}}\n"
     )
-    failing = tmp_path / "failing"
-    (failing / "scripts").mkdir(parents=True)
-    (failing / "appspec.yml").write_text(
-        "version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n    - location: scripts/fail.sh\n"
-    )
-    script = failing / "scripts" / "fail.sh"
-    script.write_text("#!/bin/sh\nexit 3\n")
-    script.chmod(0o755)
+    failing = one_hook_revision(tmp_path / "failing", "AfterInstall", "exit 3")
     return {"corrupt": corrupt, "group": group, "failing": failing, "root": tmp_path / "root"}
 
 

@@ -11,7 +11,6 @@ import io
 import json
 import os
 import pty
-import select
 import shutil
 import signal
 import socket
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import read_terminal
 
 from appspec_tools import scaffold
 from appspec_tools.cli import main
@@ -313,15 +313,20 @@ def test_usage_errors_are_one_line_exit_2_and_write_nothing(tmp_path, argv, mess
 
 
 @pytest.mark.parametrize(
-    "argv, rule_id, written_as",
+    "argv, severity, rule_id, written_as",
     [
-        (["--destination", "/var/www/app"], "FILE009", "destination: /var/www/app"),
-        (["--platform", "ecs", "--task-definition", "web", *ECS[2:]], "ECS008", "TaskDefinition: web"),
-        (["--platform", "lambda", *LAMBDA[:-1], "3"], "LMB008", "TargetVersion: '3'"),
+        (["--destination", "/var/www/app"], "info", "FILE009", "destination: /var/www/app"),
+        (
+            ["--platform", "ecs", "--task-definition", "web", *ECS[2:]],
+            "info",
+            "ECS009",
+            "TaskDefinition: web",
+        ),
+        (["--platform", "lambda", *LAMBDA[:-1], "3"], "warning", "LMB008", "TargetVersion: '3'"),
     ],
 )
-def test_a_warning_is_written_as_asked_and_printed_on_stderr_as_lint_words_it(
-    tmp_path, argv, rule_id, written_as
+def test_a_finding_is_written_as_asked_and_printed_on_stderr_as_lint_words_it(
+    tmp_path, argv, severity, rule_id, written_as
 ):
     code, out, err = run(["init", str(tmp_path), *argv])
     assert code == 0, err
@@ -329,7 +334,7 @@ def test_a_warning_is_written_as_asked_and_printed_on_stderr_as_lint_words_it(
     assert written_as in appspec.read_text()
     lint_code, lint_out, _ = run(["lint", "--no-config", str(tmp_path)])
     *lint_lines, lint_summary = lint_out.splitlines()
-    assert lint_code == 0 and len(lint_lines) == 1 and f" warning {rule_id} " in lint_lines[0]
+    assert lint_code == 0 and len(lint_lines) == 1 and f" {severity} {rule_id} " in lint_lines[0]
     assert err.splitlines() == lint_lines
     assert lint_summary in out.splitlines()
 
@@ -429,18 +434,7 @@ def test_a_real_terminal_session_through_a_pty(tmp_path):
     )  # fmt: skip
     os.close(terminal)
     os.write(controller, ("\n".join(answers) + "\n\x04").encode())  # ^D: end of input rather than a hang
-    transcript = b""
-    while True:
-        ready, _, _ = select.select([controller], [], [], 60)
-        assert ready, f"no output for 60 s: {transcript!r}"
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        transcript += chunk
-    os.close(controller)
+    transcript = read_terminal(controller)
     assert process.wait(timeout=60) == 0, transcript
     text = transcript.decode()
     assert "Hooks (deregister, stop" in text and "Run the hooks as user (runas) [none]: " in text
@@ -466,7 +460,7 @@ def test_hooks_are_package_data_of_the_wheel_and_no_package_is_left_out():
     package_dir = dict(
         (part.strip() for part in line.split("=")) for line in options["package_dir"].strip().splitlines()
     )
-    assert package_dir == {"appspec_tools.bundled_hooks": "hooks"}
+    assert package_dir == {"appspec_tools.bundled_hooks": "hooks", "agent_shim.sample_app": "sample_app"}
     assert config["options.package_data"]["appspec_tools.bundled_hooks"].strip() == "*.py"
     found = {
         str(Path(folder).relative_to(ROOT)).replace(os.sep, ".")
@@ -474,7 +468,7 @@ def test_hooks_are_package_data_of_the_wheel_and_no_package_is_left_out():
         for folder, _, files in os.walk(ROOT / top)
         if "__init__.py" in files
     }
-    missing, stale = sorted(found - listed), sorted(listed - found - {"appspec_tools.bundled_hooks"})
+    missing, stale = sorted(found - listed), sorted(listed - found - set(package_dir))
     assert (missing, stale) == ([], []), f"setup.cfg [options] packages: add {missing}, remove {stale}"
 
 
@@ -502,7 +496,7 @@ def test_the_built_package_carries_the_hooks_and_init_writes_them_from_there(tmp
     source.mkdir()
     for name in ("setup.cfg", "pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    for folder in ("appspec_tools", "agent_shim", "hooks"):
+    for folder in ("appspec_tools", "agent_shim", "hooks", "sample_app"):
         shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     build = [
         sys.executable,
@@ -591,6 +585,9 @@ def statuses(report: dict) -> dict:
     return {event["event"]: event["status"] for event in report["events"]}
 
 
+TRAFFIC_HOOKS = ("BeforeBlockTraffic", "AfterBlockTraffic", "BeforeAllowTraffic", "AfterAllowTraffic")
+
+
 @pytest.mark.slow
 def test_an_app_init_configured_deploys_unchanged_under_install_root_and_passes_its_health_check(tmp_path):
     """A repository with an app serving /health (the sample app's server), init with its start command,
@@ -611,6 +608,7 @@ def test_an_app_init_configured_deploys_unchanged_under_install_root_and_passes_
             started += pids_in(pidfile)
             assert report["status"] == "Succeeded", failure(report)
             assert statuses(report) == {
+                **dict.fromkeys(TRAFFIC_HOOKS, "Skipped"),  # codedeploy-local runs them; init writes none
                 "ApplicationStop": "Skipped" if number == 1 else "Succeeded",
                 "DownloadBundle": "Succeeded",
                 "BeforeInstall": "Skipped",

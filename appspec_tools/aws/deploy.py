@@ -59,7 +59,7 @@ def resolve_revision(args: argparse.Namespace, clients: AwsClients, out: TextIO,
         destination = S3Location.parse(args.s3)
         pushed = push(
             clients, args.bundle, destination, application=args.application, register=False,
-            bundle_type=bundle_type, err=err,
+            bundle_type=bundle_type, err=err, progress_to=err,
         )  # fmt: skip
         if args.output_format == "text":
             out.write(

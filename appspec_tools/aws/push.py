@@ -105,9 +105,11 @@ def push(
     lint: bool = True,
     preserve_modes: bool = False,
     err: Optional[TextIO] = None,
+    progress_to: Optional[TextIO] = None,
 ) -> PushResult:
     """Bundle `source` (a folder, or an archive taken as it is), upload it under `destination` (a prefix:
-    the key is APPLICATION-SHA256PREFIX.EXT, else the exact key) and register it when asked."""
+    the key is APPLICATION-SHA256PREFIX.EXT, else the exact key) and register it when asked. A terminal
+    `progress_to` shows the bundling and the upload."""
     context = {"application": application, "region": clients.region, "bucket": destination.bucket}
     kind = bundle_type or (None if destination.is_prefix else bundle_type_of(destination.key)) or "zip"
     with tempfile.TemporaryDirectory(prefix="appspec-push-") as folder:
@@ -115,7 +117,7 @@ def push(
             output = os.path.join(folder, f"revision.{kind}")
             bundle = build_bundle(
                 source, output, bundle_type=kind, ignore_file=ignore_file, lint=lint,
-                preserve_modes=preserve_modes, err=err,
+                preserve_modes=preserve_modes, err=err, progress_to=progress_to,
             )  # fmt: skip
         else:
             bundle = _existing_bundle(source, bundle_type, lint, err)
@@ -127,7 +129,7 @@ def push(
             with translated("cannot register the revision", **context):
                 clients.codedeploy.get_application(applicationName=application)
         check_bucket_region(clients, destination.bucket)
-        location = upload(clients, bundle.path, location, bundle.sha256, multipart_threshold)
+        location = upload(clients, bundle.path, location, bundle.sha256, multipart_threshold, progress_to)
     if register:
         extra = {"description": description} if description else {}
         with translated("cannot register the revision", **context):
@@ -170,6 +172,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO, clients: Optional[Aw
             lint=args.lint,
             preserve_modes=args.preserve_modes,
             err=err,
+            progress_to=None if args.quiet else err,
         )
     except LintRefused as exc:
         report_refusal(exc, err, "push")

@@ -7,12 +7,14 @@ deployed (when the credentials may ask where the bucket is).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from appspec_tools.aws.errors import AwsError, explain, translated
 from appspec_tools.aws.session import AwsClients
+from appspec_tools.progress import progress_on
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 _DENIED = ("AccessDenied", "AccessDeniedException", "403", "Forbidden")
@@ -103,10 +105,16 @@ def check_bucket_region(clients: AwsClients, bucket: str) -> None:
 
 
 def upload(
-    clients: AwsClients, path: str, location: S3Location, sha256: str, multipart_threshold: int
+    clients: AwsClients,
+    path: str,
+    location: S3Location,
+    sha256: str,
+    multipart_threshold: int,
+    progress_to: Optional[TextIO] = None,
 ) -> S3Location:
     """Upload with boto3's transfer manager (in parts above the threshold) and return the location with
-    the ETag and version S3 recorded; the archive's SHA-256 is kept as object metadata."""
+    the ETag and version S3 recorded; the archive's SHA-256 is kept as object metadata. A terminal
+    `progress_to` shows the bytes sent (boto3's Callback)."""
     from boto3.s3.transfer import TransferConfig
 
     config = TransferConfig(
@@ -114,7 +122,10 @@ def upload(
     )
     extra = {"Metadata": {"sha256": sha256}, "ContentType": CONTENT_TYPES.get(location.bundle_type or "zip")}
     context = {"bucket": location.bucket, "key": location.key, "region": clients.region}
-    with translated(f"cannot upload to {location.url}", **context):
-        clients.s3.upload_file(path, location.bucket, location.key, ExtraArgs=extra, Config=config)
+    shown = progress_on(progress_to, f"uploading {location.url}", os.path.getsize(path))
+    with translated(f"cannot upload to {location.url}", **context), shown:
+        clients.s3.upload_file(
+            path, location.bucket, location.key, ExtraArgs=extra, Config=config, Callback=shown.advance
+        )
         head = clients.s3.head_object(Bucket=location.bucket, Key=location.key)
     return replace(location, etag=head["ETag"].strip('"'), version=head.get("VersionId"))
