@@ -3,9 +3,13 @@
 Local bundles: a folder is copied (never stripped); a zip/tar/tgz file gets `bundle.tar` as a symlink to
 it, as the agent does. S3 bundles (`s3://bucket/key?versionId=…&etag=…`) are downloaded with boto3 to
 `bundle.tar`. Before anything is unpacked, every member is checked with
-`appspec_tools.revision.unsafe_reason` (traversal, absolute paths, links escaping the archive, devices,
-setuid); any unsafe member refuses the whole bundle. Unpacking then streams member by member, keeps
-exec bits and mtimes, and strips the single top-level folder by the agent's rule.
+`appspec_tools.revision.unsafe_reason`: a member with an absolute path or `..`, a hard link leaving the
+archive, a device file or FIFO, or a member under one of the archive's own symlinks refuses the whole
+bundle in every mode; setuid/setgid files only with `safe`. Symlinks are kept as symlinks wherever they
+point, like the agent, and nothing is ever written through one. Unpacking keeps modes and mtimes (and,
+as root, the archive's owners, as `tar -xp` does; `safe` leaves the files to the deploying user) and
+strips the single top-level folder by the agent's rule. A folder is copied as Ruby's `FileUtils.cp_r`
+copies it for codedeploy-local: modes under the umask, times and owners not kept.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import tarfile
 import time
 import zipfile
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import IO, Dict, List, Optional, TextIO, Tuple
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from appspec_tools.errors import InputError
@@ -114,9 +118,9 @@ def parse_location(bundle: str, bundle_type: Optional[str] = None) -> BundleLoca
     return BundleLocation(bundle, kind, path=path)
 
 
-def fetch(location: BundleLocation, bundle_file: str) -> BundleLocation:
+def fetch(location: BundleLocation, bundle_file: str, progress_to: Optional[TextIO] = None) -> BundleLocation:
     """Make the bundle available as `bundle_file` (none for a directory). Returns the location with the
-    S3 version and ETag that were actually downloaded."""
+    S3 version and ETag that were actually downloaded; `progress_to` shows the bytes on a terminal."""
     os.makedirs(os.path.dirname(bundle_file), exist_ok=True)
     if location.bundle_type == "directory":
         return location
@@ -125,24 +129,32 @@ def fetch(location: BundleLocation, bundle_file: str) -> BundleLocation:
     if not location.is_s3:
         os.symlink(location.path, bundle_file)
         return location
-    return _download(location, bundle_file)
+    return _download(location, bundle_file, progress_to)
 
 
-def _download(location: BundleLocation, bundle_file: str) -> BundleLocation:
+def _download(location: BundleLocation, bundle_file: str, progress_to: Optional[TextIO]) -> BundleLocation:
+    from appspec_tools.progress import progress_on
+
     try:
         import boto3
         from botocore.exceptions import BotoCoreError, ClientError
     except ImportError:
-        raise BundleError(f"{location.source}: S3 revisions need boto3 (pip install boto3)") from None
+        raise BundleError(
+            f"{location.source}: S3 revisions need the 'aws' extra: pip install 'appspec-tools[aws]'"
+        ) from None
     arguments = {"Bucket": location.bucket, "Key": location.key}
     if location.version:
         arguments["VersionId"] = location.version
     try:
         response = boto3.client("s3").get_object(**arguments)
-        with open(bundle_file, "wb") as out:
+        size = int(response.get("ContentLength") or 0)
+        with open(bundle_file, "wb") as out, progress_on(
+            progress_to, f"downloading {location.url}", size
+        ) as shown:
             body = response["Body"]
             for chunk in iter(lambda: body.read(COPY_CHUNK), b""):
                 out.write(chunk)
+                shown.advance(len(chunk))
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "Error")
         message = exc.response.get("Error", {}).get("Message", str(exc))
@@ -167,28 +179,55 @@ def _download(location: BundleLocation, bundle_file: str) -> BundleLocation:
     )
 
 
-def unpack(location: BundleLocation, bundle_file: str, archive_dir: str, prefix: str) -> None:
+def unpack(
+    location: BundleLocation, bundle_file: str, archive_dir: str, prefix: str, keep_owners: bool = False
+) -> None:
     """Unpack a bundle already checked by `refuse_unsafe` into a fresh `archive_dir` (the agent `rm -rf`s
     it first), without the top-level folder `prefix` the agent strips. Like the agent, the system's
-    `tar -xp` / `unzip -qo` do the work when present; Python's tarfile/zipfile otherwise."""
+    `tar -xp` / `unzip -qo` do the work when present; Python's tarfile/zipfile otherwise. As root,
+    `keep_owners` gives the files the archive's owners, as the agent's `tar -xp` does."""
     if os.path.lexists(archive_dir):
         shutil.rmtree(archive_dir)
-    if location.bundle_type == "directory":
-        shutil.copytree(location.path, archive_dir, symlinks=True)
-        return
-    source = os.path.realpath(bundle_file)
-    os.makedirs(archive_dir)
     try:
-        if not _unpack_with_system_tools(location.bundle_type, source, archive_dir, prefix):
+        if location.bundle_type == "directory":
+            copy_like_cp_r(location.path, archive_dir)
+            return
+        source = os.path.realpath(bundle_file)
+        os.makedirs(archive_dir)
+        owners = keep_owners and os.geteuid() == 0
+        if not _unpack_with_system_tools(location.bundle_type, source, archive_dir, prefix, owners):
             if location.bundle_type == "zip":
                 _unzip(source, archive_dir, prefix)
             else:
-                _untar(source, archive_dir, prefix)
+                _untar(source, archive_dir, prefix, owners)
     except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
         raise BundleError(f"{location.source}: cannot unpack it: {exc}") from None
 
 
-def _unpack_with_system_tools(kind: str, source: str, archive_dir: str, prefix: str) -> bool:
+def copy_like_cp_r(source: str, destination: str) -> None:
+    """codedeploy-local's copy of a folder revision, `FileUtils.cp_r`: files keep their mode under the
+    umask, directories get 0777 under the umask, symlinks stay symlinks; times and owners are new."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.mkdir(destination)
+    for entry in sorted(os.scandir(source), key=lambda e: e.name):
+        target = os.path.join(destination, entry.name)
+        info = entry.stat(follow_symlinks=False)
+        if stat.S_ISLNK(info.st_mode):
+            os.symlink(os.readlink(entry.path), target)
+        elif stat.S_ISDIR(info.st_mode):
+            copy_like_cp_r(entry.path, target)
+        elif stat.S_ISREG(info.st_mode):
+            shutil.copyfile(entry.path, target, follow_symlinks=False)
+            os.chmod(target, stat.S_IMODE(info.st_mode) & ~umask)
+        elif stat.S_ISFIFO(info.st_mode):
+            os.mkfifo(target, stat.S_IMODE(info.st_mode))
+        else:  # Ruby: "cannot handle device file" / "cannot handle socket"
+            what = "socket" if stat.S_ISSOCK(info.st_mode) else "device file"
+            raise BundleError(f"{entry.path}: cannot handle {what}")
+
+
+def _unpack_with_system_tools(kind: str, source: str, archive_dir: str, prefix: str, owners: bool) -> bool:
     """The fast path for the common case; a stripped folder always goes through Python, which names
     members the same way whatever the archive wrote (`myapp/x`, `./myapp/x`)."""
     tool = shutil.which("unzip" if kind == "zip" else "tar")
@@ -197,7 +236,7 @@ def _unpack_with_system_tools(kind: str, source: str, archive_dir: str, prefix: 
     if kind == "zip":
         argv = [tool, "-qo", source, "-d", archive_dir]
     else:
-        argv = [tool, "-xpf", source, "-C", archive_dir, "--no-same-owner"]
+        argv = [tool, "-xpf", source, "-C", archive_dir] + ([] if owners else ["--no-same-owner"])
     result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
@@ -206,9 +245,11 @@ def _unpack_with_system_tools(kind: str, source: str, archive_dir: str, prefix: 
     return True
 
 
-def refuse_unsafe(revision: Revision, shown: str) -> str:
-    """Refuse an archive with any unsafe member; return the top-level folder the agent would strip."""
-    unsafe = list(revision.unsafe())
+def refuse_unsafe(revision: Revision, shown: str, allow_setuid: bool = False) -> str:
+    """Refuse an archive with any member unsafe to unpack; return the top-level folder the agent would
+    strip. A symlink pointing outside is kept (the agent keeps it); a setuid file only if allowed."""
+    allowed = {"REV018"} | ({"REV006"} if allow_setuid else set())  # a symlink pointing out; setuid
+    unsafe = [(entry, rule, reason) for entry, rule, reason in revision.unsafe() if rule not in allowed]
     if unsafe:
         reasons = "; ".join(reason for _, _, reason in unsafe[:3])
         more = f" (and {len(unsafe) - 3} more)" if len(unsafe) > 3 else ""
@@ -230,36 +271,81 @@ def _target(archive_dir: str, prefix: str, raw_name: str) -> Optional[str]:
     return os.path.join(archive_dir, *name.split("/"))
 
 
-def _untar(path: str, archive_dir: str, prefix: str) -> None:
+def _fresh(archive_dir: str, target: str, directory: bool = False) -> None:
+    """Make room for a member at `target` without ever writing through a symlink: the parent must be a
+    real folder inside the archive, and whatever is at `target` (a symlink, an earlier member of the same
+    name) is removed first, as tar does; an existing real folder stays for a folder member."""
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    root = os.path.realpath(archive_dir)
+    if os.path.realpath(parent) != root and not os.path.realpath(parent).startswith(root + os.sep):
+        raise BundleError(f"{target}: its folder leads outside the archive through a symlink")
+    if os.path.islink(target) or (os.path.lexists(target) and not (directory and os.path.isdir(target))):
+        if os.path.isdir(target) and not os.path.islink(target):
+            shutil.rmtree(target)
+        else:
+            os.unlink(target)
+
+
+def _write(source: IO[bytes], target: str) -> None:
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        shutil.copyfileobj(source, out, COPY_CHUNK)
+
+
+def _owner(member: tarfile.TarInfo) -> Tuple[int, int]:
+    """The owner `tar -xp` gives a member as root: its user and group names if this host has them, else
+    the numbers stored."""
+    import grp
+    import pwd
+
+    try:
+        uid = pwd.getpwnam(member.uname).pw_uid if member.uname else member.uid
+    except KeyError:
+        uid = member.uid
+    try:
+        gid = grp.getgrnam(member.gname).gr_gid if member.gname else member.gid
+    except KeyError:
+        gid = member.gid
+    return uid, gid
+
+
+def _untar(path: str, archive_dir: str, prefix: str, owners: bool = False) -> None:
     directories = []
     with tarfile.open(path, "r:*") as archive:
         for member in archive:
             target = _target(archive_dir, prefix, member.name)
             if target is None:
                 continue
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+            _fresh(archive_dir, target, directory=member.isdir())
             if member.isdir():
                 os.makedirs(target, exist_ok=True)
-                directories.append((target, member.mode, member.mtime))
+                directories.append((target, member))
             elif member.isreg():
                 source = archive.extractfile(member)
                 assert source is not None
-                with source, open(target, "wb") as out:
-                    shutil.copyfileobj(source, out, COPY_CHUNK)
+                with source:
+                    _write(source, target)
+                if owners:
+                    os.lchown(target, *_owner(member))
                 os.chmod(target, member.mode & 0o7777)
                 os.utime(target, (member.mtime, member.mtime))
             elif member.issym():
                 os.symlink(member.linkname, target)
+                if owners:
+                    os.lchown(target, *_owner(member))
             elif member.islnk():
                 linked = _target(archive_dir, prefix, member.linkname)
-                if linked is None or not os.path.exists(linked):
+                if linked is None or not os.path.lexists(linked):
                     raise BundleError(
                         f"hard link {member.name} -> {member.linkname}: target not in the archive"
                     )
-                os.link(linked, target)
-    for target, mode, mtime in reversed(directories):  # like tar -p: directory modes and times last
-        os.chmod(target, mode & 0o7777)
-        os.utime(target, (mtime, mtime))
+                os.link(linked, target, follow_symlinks=False)
+    for target, member in reversed(directories):  # like tar -p: directory owners, modes and times last
+        if owners:
+            os.lchown(target, *_owner(member))
+        os.chmod(target, member.mode & 0o7777)
+        os.utime(target, (member.mtime, member.mtime))
 
 
 def _unzip(path: str, archive_dir: str, prefix: str) -> None:
@@ -269,16 +355,16 @@ def _unzip(path: str, archive_dir: str, prefix: str) -> None:
             if target is None:
                 continue
             unix_mode = info.external_attr >> 16
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+            _fresh(archive_dir, target, directory=info.is_dir())
             if info.is_dir():
                 os.makedirs(target, exist_ok=True)
                 continue
             if stat.S_ISLNK(unix_mode):
                 os.symlink(archive.read(info).decode("utf-8"), target)
                 continue
-            with archive.open(info) as source, open(target, "wb") as out:
-                shutil.copyfileobj(source, out, COPY_CHUNK)
-            permissions = stat.S_IMODE(unix_mode)
+            with archive.open(info) as source:
+                _write(source, target)
+            permissions = stat.S_IMODE(unix_mode) & 0o777  # `unzip` without -K drops setuid/setgid/sticky
             os.chmod(target, permissions if permissions else 0o644)
             mtime = time.mktime(info.date_time + (0, 0, -1))
             os.utime(target, (mtime, mtime))

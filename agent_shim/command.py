@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import threading
 import time
 from dataclasses import asdict
 from typing import List, Optional, TextIO
@@ -20,7 +21,8 @@ from agent_shim.deployment import (
     deploy,
     origin_location,
 )
-from agent_shim.layout import DEFAULT_ROOT
+from agent_shim.hook_executor import SAFE_KILL_GRACE
+from agent_shim.layout import DEFAULT_ROOT, LOCAL_GROUP_ID
 from agent_shim.lock import GroupLocked
 from agent_shim.plan import PlanError
 
@@ -44,7 +46,8 @@ def request_from(args: argparse.Namespace) -> DeploymentRequest:
         bundle=args.bundle,
         bundle_type=args.bundle_type,
         application=args.application,
-        group_name=args.deployment_group,
+        group_id=args.deployment_group or LOCAL_GROUP_ID,  # codedeploy-local's --deployment-group
+        group_name=args.deployment_group_name,
         file_exists_behavior=args.file_exists_behavior,
         ignore_application_stop_failures=args.ignore_application_stop_failures,
         events=args.events.split(",") if args.events else None,
@@ -53,7 +56,8 @@ def request_from(args: argparse.Namespace) -> DeploymentRequest:
         max_revisions=args.max_revisions,
         appspec_filename=args.appspec_filename,
         rollback=args.rollback,
-        kill_grace=args.kill_grace,
+        kill_grace=kill_grace(args),
+        safe=args.safe,
         install_root=args.install_root or "",
         deployment_id=args.deployment_id,
         exact_events=args.exact_events,
@@ -64,20 +68,73 @@ def request_from(args: argparse.Namespace) -> DeploymentRequest:
     )
 
 
+def kill_grace(args: argparse.Namespace) -> Optional[float]:
+    """None (the agent: wait for a timed-out script) unless asked for, or --safe."""
+    if args.kill_grace is not None:
+        return float(args.kill_grace)
+    return SAFE_KILL_GRACE if args.safe else None
+
+
+class RunningEvent:
+    """On a terminal, `EVENT running 12s` redrawn in place while an event runs for more than half a
+    second, and cleared when it ends."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._drawn = False
+
+    def start(self, name: str) -> None:
+        self.stop()
+        self._stop.clear()
+        started = time.monotonic()
+
+        def tick() -> None:
+            while not self._stop.wait(0.5 if not self._drawn else 1.0):
+                self.out.write(f"\r  {name:<20} running {time.monotonic() - started:5.0f}s")
+                self.out.flush()
+                self._drawn = True
+
+        self._thread = threading.Thread(target=tick, name="running-event", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._thread = None
+        if self._drawn:
+            self.out.write("\r" + " " * 40 + "\r")
+            self._drawn = False
+
+
 class LiveLines:
-    """One line per finished event; a header per deployment (the rollback is a second one)."""
+    """One line per finished event; a header per deployment (the rollback is a second one). On a
+    terminal the running event shows its time so far."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.seen: set = set()
+        self.running = RunningEvent(out) if hasattr(out, "isatty") and out.isatty() else None
 
     def __call__(self, name: str, event: Optional[EventResult], result: DeploymentResult) -> None:
+        if self.running is not None:
+            self.running.stop()
+        self._line(name, event, result)
+        if event is None and self.running is not None:
+            self.running.start(name)
+
+    def _line(self, name: str, event: Optional[EventResult], result: DeploymentResult) -> None:
         if result.deployment_id not in self.seen:
             self.seen.add(result.deployment_id)
             kind = "rollback " if result.creator == "codeDeployRollback" else ""
             self.out.write(
                 f"{kind}deployment {result.deployment_id}: group {result.group_id}, revision {result.bundle}\n"
             )
+            for line in result.lint:  # before the first event: what the agent will meet
+                self.out.write(f"  lint: {line}\n")
         if event is None:
             return
         note = ""
@@ -131,20 +188,24 @@ def describe_success(result: DeploymentResult, out: TextIO) -> None:
 
 
 def check_urls(urls: List[str], out: TextIO) -> bool:
-    if not urls:
-        return True
-    import requests
+    """GET each URL (urllib: the base install has no requests); healthy when every answer is below 400."""
+    import urllib.error
+    import urllib.request
 
     healthy = True
     for url in urls:
         try:
-            response = requests.get(url, timeout=5)
-            body = response.text.strip().splitlines()[0][:80] if response.text.strip() else ""
-            out.write(f"  GET {url}: {response.status_code} {body}\n")
-            healthy = healthy and response.ok
-        except requests.RequestException as exc:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                status, text = response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:  # an answer, with a status of 400 or more
+            status, text = exc.code, exc.read().decode("utf-8", "replace")
+        except (OSError, ValueError) as exc:  # URLError, timeouts, refused, a malformed URL
             out.write(f"  GET {url}: failed ({type(exc).__name__})\n")
             healthy = False
+            continue
+        body = text.strip().splitlines()[0][:80] if text.strip() else ""
+        out.write(f"  GET {url}: {status} {body}\n")
+        healthy = healthy and status < 400
     return healthy
 
 
@@ -169,9 +230,14 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         live: Optional[EventCallback] = None
         if args.output_format == "text" and not getattr(args, "quiet", False):
             live = LiveLines(out)
+            request.progress_to = err
         elif args.output_format == "jsonl":
             live = JsonLines(out)
-        result = deploy(request, live)
+        try:
+            result = deploy(request, live)
+        finally:
+            if isinstance(live, LiveLines) and live.running is not None:
+                live.running.stop()
     except BundleError as exc:
         err.write(f"appspec deploy: {exc}\n")
         return EXIT_USAGE

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from agent_shim import install as installer
 from agent_shim.bundle import BundleError, BundleLocation, fetch, parse_location, refuse_unsafe, unpack
@@ -33,6 +33,7 @@ from agent_shim.plan import (
     DOWNLOAD_BUNDLE,
     IN_PLACE,
     INSTALL,
+    LOCAL_ORDER,
     MOST_RECENT_INSTALL,
     ROLLBACK_CREATOR,
     STOP_EVENTS,
@@ -55,12 +56,13 @@ class DeploymentRequest:
     file_exists_behavior: Optional[str] = None
     ignore_application_stop_failures: bool = False
     events: Optional[Sequence[str]] = None
-    with_load_balancer: bool = False
+    with_load_balancer: bool = True  # codedeploy-local runs the traffic hooks on every deployment
     root: str = DEFAULT_ROOT
     max_revisions: int = DEFAULT_MAX_REVISIONS
     appspec_filename: str = "appspec.yml"
     rollback: bool = False
-    kill_grace: float = 5.0
+    kill_grace: Optional[float] = None  # None: wait for a timed-out script to exit, like the agent
+    safe: bool = False  # protections the agent lacks (docs/deploy.md); the fleet's host runner sets it
     deployment_id: Optional[str] = None
     creator: str = "user"  # or ROLLBACK_CREATOR
     deployment_type: str = IN_PLACE  # or BLUE_GREEN: a blue/green rollback has its own script mapping
@@ -69,6 +71,7 @@ class DeploymentRequest:
     skip_lint: bool = False  # the caller linted the same archive (the fleet controller)
     bundle_origin: str = ""  # the S3 location the fleet controller downloaded the bundle from: its BUNDLE_*
     extra_environment: Dict[str, str] = field(default_factory=dict)
+    progress_to: Optional[TextIO] = None  # a terminal to show an S3 download's bytes on
 
 
 @dataclass
@@ -257,7 +260,9 @@ class Deployment:
         return result
 
     def _preflight(self) -> bool:
-        """Fetch and check the revision before any event runs: a refused revision changes nothing."""
+        """Fetch and check the revision before any event runs: a refused revision changes nothing. Lint
+        errors and unknown `--events` are warnings here and fail where the agent meets them; `safe` refuses
+        them now."""
         from appspec_tools.linter import lint_revision
         from appspec_tools.problem import Severity
         from appspec_tools.revision import RevisionError, open_revision
@@ -267,7 +272,9 @@ class Deployment:
             location = parse_location(request.bundle, request.bundle_type)
             if request.bundle_origin:
                 self.origin = origin_location(request.bundle_origin)
-            self.location = fetch(location, self.root.bundle_file(self.group_id, self.deployment_id))
+            self.location = fetch(
+                location, self.root.bundle_file(self.group_id, self.deployment_id), request.progress_to
+            )
             directory = self.location.bundle_type == "directory"
             target = (
                 self.location.path
@@ -282,14 +289,16 @@ class Deployment:
         try:
             with opened:
                 if not directory:
-                    self.prefix = refuse_unsafe(revision, request.bundle)
+                    self.prefix = refuse_unsafe(revision, request.bundle, allow_setuid=not request.safe)
                 problems = [] if request.skip_lint else lint_revision(revision)
                 unknown = self._unknown_events(revision)
         except (BundleError, RevisionError) as exc:
             return self._refuse(str(exc))
-        if unknown:
+        if unknown and request.safe:
             result.input_error = True
             return self._refuse(unknown)
+        if unknown:
+            result.warnings.append(f"{unknown}; the agent fails at Install (--safe refuses it now)")
         shown = [
             f"{p.path}:{p.line}:{p.column}: {p.severity.label} {p.rule_id} {p.message}" for p in problems
         ]
@@ -297,7 +306,12 @@ class Deployment:
         result.lint = shown
         if errors:
             count = f"{len(errors)} AppSpec error{'s' if len(errors) != 1 else ''}"
-            return self._refuse(f"the revision has {count}; nothing was changed on this host")
+            if request.safe:
+                return self._refuse(f"the revision has {count}; nothing was changed on this host")
+            result.warnings.append(
+                f"the revision has {count}: the agent fails at the first event that meets one "
+                "(--safe refuses it before any event)"
+            )
         return True
 
     def _unknown_events(self, revision: Any) -> str:
@@ -392,6 +406,7 @@ class Deployment:
             self.root.bundle_file(self.group_id, self.deployment_id),
             self.archive_dir,
             self.prefix,
+            keep_owners=not self.request.safe,
         )
         self.result.changed_host = True
         self.root.write_pointer(self.root.most_recent_install_file(self.group_id), self.result.deployment_dir)
@@ -404,6 +419,8 @@ class Deployment:
                 f'operating system ({spec.os}). Specify either "linux" or "windows" in the os section of the '
                 "AppSpec file, and then try again. (This host runs linux.)"
             )
+        if not self.request.exact_events:  # codedeploy-local's check; the service's agent has none
+            self._check_lifecycle_events(spec)
         behavior = spec.file_exists_behavior or self.request.file_exists_behavior or "DISALLOW"
         self.result.changed_host = True
         installer.install(
@@ -414,10 +431,41 @@ class Deployment:
             behavior,
             self._warn,
             self.request.install_root,
+            safe=self.request.safe,
         )
         self.root.write_pointer(
             self.root.last_successful_install_file(self.group_id), self.result.deployment_dir
         )
+
+    def _check_lifecycle_events(self, spec: Any) -> None:
+        """codedeploy-local's Install check (command_executor.rb validate_app_spec_hooks): every hook of
+        the AppSpec is a lifecycle event of this deployment, and every custom `--events` name a hook."""
+        from appspec_tools.lifecycle import EC2_SCRIPTABLE
+
+        possible = list(LOCAL_ORDER) + [e for e in self.request.events or () if e not in LOCAL_ORDER]
+        hooks = [name for name in spec.hooks if name not in possible and self._hook_given(name)]
+        appspec = os.path.basename(self._appspec_path(self.archive_dir, install=True) or "")
+        if hooks:
+            listed = ", ".join(json.dumps(name) for name in hooks)  # Ruby's Array#to_s
+            raise AppSpecProblem(f"{appspec} file contains unknown lifecycle events: [{listed}]")
+        missing = [e for e in possible[len(LOCAL_ORDER) :] if e not in spec.hooks and e not in EC2_SCRIPTABLE]
+        if missing:
+            raise AppSpecProblem(
+                "You specified a lifecycle event which is not a default one and doesn't exist in your "
+                f"{appspec} file: {','.join(missing)}"
+            )
+
+    def _hook_given(self, name: str) -> bool:
+        """Whether the AppSpec gives `name` a value: the agent's parser drops a hook whose value is null."""
+        import yaml
+
+        path = self._appspec_path(self.archive_dir, install=True)
+        try:
+            with open(path or "", "rb") as handle:
+                hooks = (yaml.safe_load(handle) or {}).get("hooks") or {}
+            return hooks.get(name) is not None
+        except (OSError, yaml.YAMLError, AttributeError):
+            return True
 
     def _run_hooks(self, name: str) -> bool:
         """Run an event's scripts; False when the event had nothing to run."""
@@ -458,13 +506,16 @@ class Deployment:
         variables.update(self.request.extra_environment)
         return hook_environment(os.environ, variables)
 
+    def _appspec_path(self, archive: str, install: bool = False) -> Optional[str]:
+        names = [self.request.appspec_filename] + (list(APPSPEC_FALLBACKS) if install else [])
+        return next(
+            (os.path.join(archive, n) for n in names if os.path.isfile(os.path.join(archive, n))), None
+        )
+
     def _load_appspec(self, archive: str, install: bool = False) -> Any:
         from appspec_tools.model import AppSpecError, load
 
-        names = [self.request.appspec_filename] + (list(APPSPEC_FALLBACKS) if install else [])
-        path = next(
-            (os.path.join(archive, n) for n in names if os.path.isfile(os.path.join(archive, n))), None
-        )
+        path = self._appspec_path(archive, install)
         if path is None:
             expected = os.path.join(archive, self.request.appspec_filename)
             raise AppSpecProblem(

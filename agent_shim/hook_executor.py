@@ -2,9 +2,10 @@
 
 Each script: its own process group, stdin closed, no working directory set, the agent's environment
 plus the deployment variables, stdout/stderr captured line by line into scripts.log. The deadline is
-script start + timeout; on timeout the group gets SIGTERM (and, unlike the agent, SIGKILL after a short
-grace, so a script that ignores TERM cannot block us); after the script exits, the wait for its output
-streams to close is bounded by the same deadline (error code 6, the child is not killed).
+script start + timeout; on timeout the group gets SIGTERM and, like the agent, the event ends when the
+script has exited (with a kill grace, ours, opt-in: SIGKILL to what is left of the group after it, so a
+script that ignores TERM cannot block the host); after the script exits, the wait for its output streams
+to close is bounded by the same deadline (error code 6, the child is not killed).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ ERROR_NAMES = {
 }
 # The agent removes these from its own environment at start, so hooks never inherit them.
 BLANKED_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_CREDENTIAL_FILE")
-DEFAULT_KILL_GRACE = 5.0
+SAFE_KILL_GRACE = 5.0  # `appspec deploy --safe` and the fleet's host runner
 
 
 class ScriptFailure(Exception):
@@ -82,6 +83,8 @@ def script_command(script: Any, path: str) -> List[str]:
 
 def hook_environment(base: Mapping[str, str], variables: Mapping[str, Optional[str]]) -> Dict[str, str]:
     env = {k: v for k, v in base.items() if k not in BLANKED_VARIABLES}
+    if coerced_lc_ctype(env):  # the interpreter's, not the user's: the agent's scripts never see it
+        del env["LC_CTYPE"]
     for key, value in variables.items():
         if value is None:
             env.pop(key, None)  # nil BUNDLE_VERSION / BUNDLE_ETAG are unset, not empty
@@ -104,7 +107,7 @@ class HookExecutor:
         log: ScriptLog,
         env: Mapping[str, str],
         *,
-        kill_grace: float = DEFAULT_KILL_GRACE,
+        kill_grace: Optional[float] = None,
         warn: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.archive_dir = archive_dir
@@ -158,7 +161,7 @@ class HookExecutor:
         try:
             process = subprocess.Popen(
                 script_command(script, path),
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,  # closed at once below: the agent's `stdin.close`
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=dict(env),
@@ -172,9 +175,12 @@ class HookExecutor:
                 f"{self._describe(script)} failed with error {_errno_class(exc)} with message {exc.strerror} - {path}",
             )
             raise  # unreachable; keeps type checkers calm
+        assert process.stdin is not None
+        process.stdin.close()
+        utf8 = agent_locale_is_utf8(self.env)
         pumps = [
-            self._pump(process.stdout, "[stdout]"),
-            self._pump(process.stderr, "[stderr]"),
+            _Pump(process.stdout, b"[stdout]", self.log, utf8),
+            _Pump(process.stderr, b"[stderr]", self.log, utf8),
         ]
         if not _exits_by(process, deadline):
             self._terminate_group(process)
@@ -185,6 +191,14 @@ class HookExecutor:
             pump.join(max(0.0, deadline - time.monotonic()))
             if pump.is_alive():
                 self._fail(OUTPUTS_LEFT_OPEN, script, f"{self._describe(script)} failed to close {name}")
+            if pump.broken:  # Ruby's String#strip raised in the agent's reader thread
+                pump.stream.close()
+                self._fail(
+                    SCRIPT_FAILED,
+                    script,
+                    f"{self._describe(script)} failed with error ArgumentError with message invalid byte "
+                    "sequence in UTF-8",
+                )
         status = process.returncode
         if status != 0:
             shown = str(status)
@@ -192,31 +206,105 @@ class HookExecutor:
                 shown = f"{128 - status} (terminated by {signal.Signals(-status).name})"
             self._fail(SCRIPT_FAILED, script, f"{self._describe(script)} failed with exit code {shown}")
 
-    def _pump(self, stream: Optional[IO[bytes]], prefix: str) -> threading.Thread:
-        def copy() -> None:
-            assert stream is not None
-            try:
-                for raw in iter(stream.readline, b""):
-                    self.log.record(prefix + raw.decode("utf-8", errors="replace"))
-            finally:
-                stream.close()
-
-        thread = threading.Thread(target=copy, name=f"hook-{prefix}", daemon=True)
-        thread.start()
-        return thread
-
     def _terminate_group(self, process: subprocess.Popen) -> None:
-        """SIGTERM to the group, like the agent; then, our addition, SIGKILL to whatever of the group is
-        left after the grace period, so a script that ignores TERM cannot block the deployment."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(process.pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                process.wait(timeout=self.kill_grace if sig == signal.SIGTERM else 10.0)
-            except subprocess.TimeoutExpired:
-                pass
+        """SIGTERM to the group and wait for the script to exit, like the agent (its popen3 block joins
+        the child). With a kill grace (ours, opt-in), SIGKILL whatever of the group is left after it, so a
+        script that ignores TERM cannot block the deployment."""
+        _signal_group(process, signal.SIGTERM)
+        if self.kill_grace is None:
+            process.wait()
+            return
+        try:
+            process.wait(timeout=self.kill_grace)
+        except subprocess.TimeoutExpired:
+            pass
+        _signal_group(process, signal.SIGKILL)  # the script, or what it left of its group
+        try:
+            process.wait(timeout=10.0)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class _Pump(threading.Thread):
+    """The agent's reader thread of one output stream: each line into the logs, as printed. Under a UTF-8
+    locale, a line whose `strip` raises in Ruby (for the deployments log) ends the thread there: the
+    stream stays open but unread, and the script fails once it has exited."""
+
+    def __init__(self, stream: Optional[IO[bytes]], prefix: bytes, log: ScriptLog, utf8: bool) -> None:
+        super().__init__(name=f"hook-{prefix.decode()}", daemon=True)
+        assert stream is not None
+        self.stream, self.prefix, self.log, self.utf8 = stream, prefix, log, utf8
+        self.broken = False
+        self.start()
+
+    def run(self) -> None:
+        for raw in iter(self.stream.readline, b""):
+            line = self.prefix + raw
+            if self.utf8 and ruby_strip_raises(line):
+                self.log.record(line, mirror=False)
+                self.broken = True
+                return
+            self.log.record(line)
+        self.stream.close()
+
+
+def agent_locale_is_utf8(env: Mapping[str, str]) -> bool:
+    """Whether the agent's Ruby would read script output as UTF-8: its locale is the first of LC_ALL,
+    LC_CTYPE and LANG that is set. A LC_CTYPE that Python's own C-locale coercion (PEP 538) put there
+    does not count."""
+    lc_all, lc_ctype, lang = (env.get(name, "") for name in ("LC_ALL", "LC_CTYPE", "LANG"))
+    value = lc_all or ("" if coerced_lc_ctype(env) else lc_ctype) or lang
+    return value.replace("-", "").lower().endswith("utf8") or ".utf8@" in value.replace("-", "").lower()
+
+
+def coerced_lc_ctype(env: Mapping[str, str]) -> bool:
+    """Whether LC_CTYPE is what Python's C-locale coercion (PEP 538) set at start-up, under a C locale."""
+    return (
+        not env.get("LC_ALL")
+        and env.get("LC_CTYPE") in ("C.UTF-8", "C.utf8", "UTF-8")
+        and env.get("LANG", "") in ("", "C", "POSIX")
+    )
+
+
+_RUBY_SPACE = b" \t\n\v\f\r\0"
+
+
+def ruby_strip_raises(line: bytes) -> bool:
+    """Whether Ruby's `String#strip` of this UTF-8 string raises "invalid byte sequence": scanning back
+    over whitespace and NULs, the first character it meets is not a complete, valid one (string.c
+    rstrip_offset; the line starts with `[stdout]`, so lstrip never raises)."""
+    end = len(line.rstrip(_RUBY_SPACE))
+    if end == 0:
+        return False
+    head = end - 1
+    while head > 0 and 0x80 <= line[head] <= 0xBF:  # onigmo's left_adjust_char_head for UTF-8
+        head -= 1
+    lead = line[head]
+    size = (
+        1
+        if lead < 0x80
+        else 2
+        if 0xC2 <= lead <= 0xDF
+        else 3
+        if 0xE0 <= lead <= 0xEF
+        else 4
+        if 0xF0 <= lead <= 0xF4
+        else 0
+    )
+    if size == 0:
+        return True
+    try:
+        line[head : head + size].decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _exits_by(process: subprocess.Popen, deadline: float) -> bool:

@@ -14,13 +14,16 @@ import shutil
 import stat
 import subprocess
 from dataclasses import dataclass, field, replace
-from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Sequence, Set
+from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 FILE_EXISTS_BEHAVIORS = ("DISALLOW", "OVERWRITE", "RETAIN")
 
 
 class InstallError(Exception):
     """An Install failure; the message is the agent's."""
+
+
+Executor = Callable[["Command", IO[str], Callable[[str], None]], None]
 
 
 @dataclass
@@ -304,9 +307,12 @@ def replay_cleanup(cleanup_file: str) -> None:
     os.remove(cleanup_file)
 
 
-def execute(instructions: Instructions, cleanup: IO[str], warn: Callable[[str], None]) -> None:
+def execute(
+    instructions: Instructions, cleanup: IO[str], warn: Callable[[str], None], safe: bool = False
+) -> None:
+    executors = _SAFE_EXECUTORS if safe else _EXECUTORS
     for command in instructions.commands:
-        _EXECUTORS[command.type](command, cleanup, warn)
+        executors[command.type](command, cleanup, warn)
 
 
 def _copy(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
@@ -317,11 +323,16 @@ def _copy(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> No
     if os.path.islink(command.source):
         os.symlink(os.readlink(command.source), command.path)
         return
-    # FileUtils.copy(preserve: true): contents, mode and times (copy2 would also copy xattrs, slower)
+    # FileUtils.copy(preserve: true): contents, times, owner where allowed (else no setuid/setgid), mode
     shutil.copyfile(command.source, command.path)
     info = os.stat(command.source)
-    os.chmod(command.path, stat.S_IMODE(info.st_mode))
     os.utime(command.path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    mode = stat.S_IMODE(info.st_mode)
+    try:
+        os.chown(command.path, info.st_uid, info.st_gid)
+    except PermissionError:
+        mode &= 0o1777
+    os.chmod(command.path, mode)
 
 
 def _mkdir(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
@@ -338,18 +349,44 @@ def _chmod(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> N
     os.chmod(command.path, int(command.mode, 8))
 
 
-def _chown(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
+def _owner_ids(command: Command) -> Tuple[int, int]:
+    """Ruby's Etc.getpwnam / Etc.getgrnam, with their messages."""
     import grp
     import pwd
 
     try:
         uid = pwd.getpwnam(command.owner).pw_uid if command.owner else -1
+    except KeyError:
+        raise InstallError(f"can't find user for {command.owner}") from None
+    try:
         gid = grp.getgrnam(command.group).gr_gid if command.group else -1
-    except KeyError as exc:
-        raise InstallError(
-            f"The deployment failed because the owner or group does not exist on this host: {exc.args[0]}"
-        ) from None
-    os.chown(command.path, uid, gid, follow_symlinks=False)
+    except KeyError:
+        raise InstallError(f"can't find group for {command.group}") from None
+    return uid, gid
+
+
+def _chown(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
+    """File.chown, as the agent: a matched symlink's target changes owner."""
+    os.chown(command.path, *_owner_ids(command))
+
+
+def _safe_chown(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
+    """`--safe`: a matched symlink itself changes owner, never its target (which may be a host file)."""
+    os.chown(command.path, *_owner_ids(command), follow_symlinks=False)
+
+
+def _not_through_symlink(run: Executor) -> Executor:
+    """`--safe`: chmod and setfacl follow a symlink to its target; a symlink is left as it is."""
+
+    def guarded(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
+        if os.path.islink(command.path):
+            warn(
+                f"--safe: {command.type} not applied to the symlink {command.path} (it would change its target)"
+            )
+            return
+        run(command, cleanup, warn)
+
+    return guarded
 
 
 def full_acl(acls: Sequence[str], mode: int) -> List[str]:
@@ -414,7 +451,7 @@ def _semanage(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -
     cleanup.flush()
 
 
-_EXECUTORS: Dict[str, Callable[[Command, IO[str], Callable[[str], None]], None]] = {
+_EXECUTORS: Dict[str, Executor] = {
     "copy": _copy,
     "mkdir": _mkdir,
     "chmod": _chmod,
@@ -422,6 +459,12 @@ _EXECUTORS: Dict[str, Callable[[Command, IO[str], Callable[[str], None]], None]]
     "setfacl": _setfacl,
     "semanage": _semanage,
 }
+_SAFE_EXECUTORS: Dict[str, Executor] = dict(
+    _EXECUTORS,
+    chmod=_not_through_symlink(_chmod),
+    chown=_safe_chown,
+    setfacl=_not_through_symlink(_setfacl),
+)
 
 
 def install(
@@ -432,19 +475,28 @@ def install(
     file_exists_behavior: str,
     warn: Callable[[str], None] = lambda message: None,
     install_root: str = "",
+    safe: bool = False,
 ) -> Instructions:
-    """Cleanup, generate, write install.json, execute while writing the new cleanup file."""
+    """Cleanup, generate, write install.json, execute while writing the new cleanup file. Like the agent,
+    the previous install's files are removed before conflicts (DISALLOW, duplicates) are found; `safe`
+    finds them first, so a refused install leaves the running revision's files in place."""
     os.makedirs(instructions_dir, exist_ok=True)
     cleanup_file = os.path.join(instructions_dir, f"{group_id}-cleanup")
-    # Ours: find conflicts (DISALLOW, duplicates) before the previous install is removed, so a refused
-    # install leaves the running revision's files in place. The agent removes them first.
     pending = [line.strip() for line in cleanup_entries(cleanup_file) if not line.startswith("semanage\0")]
-    instructions = generate(archive, appspec, file_exists_behavior, install_root, absent=pending)
+    try:  # what the host will hold once the cleanup has run
+        if pending:
+            generate(archive, appspec, file_exists_behavior, install_root, absent=pending)
+    except InstallError:
+        if safe:
+            raise
+        warn(
+            "the agent removes the previous install's files before it finds this conflict, and so "
+            "does this deployment; --safe finds it first and keeps them"
+        )
     replay_cleanup(cleanup_file)
-    if pending:  # files were removed: generate again against what is really there now
-        instructions = generate(archive, appspec, file_exists_behavior, install_root)
+    instructions = generate(archive, appspec, file_exists_behavior, install_root)
     with open(os.path.join(instructions_dir, f"{group_id}-install.json"), "w", encoding="utf-8") as handle:
         handle.write(instructions.to_json())
     with open(cleanup_file, "w", encoding="utf-8", errors="surrogateescape") as cleanup:
-        execute(instructions, cleanup, warn)
+        execute(instructions, cleanup, warn, safe)
     return instructions

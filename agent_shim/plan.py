@@ -14,6 +14,8 @@ STOP_EVENTS = EC2_FROM_LAST_INSTALL
 ROLLBACK_CREATOR = "codeDeployRollback"  # the agent's DeploymentCreator of a rollback
 IN_PLACE, BLUE_GREEN = "IN_PLACE", "BLUE_GREEN"  # the agent's DeploymentType
 LAST_SUCCESSFUL_INSTALL, MOST_RECENT_INSTALL = "last_successful_install", "most_recent_install"
+# codedeploy-local's DEFAULT_ORDERED_LIFECYCLE_EVENTS (deployer.rb): the order without the load balancer's
+LOCAL_ORDER = tuple(e for e in EC2_ORDER if e not in LOAD_BALANCER_EVENTS)
 
 
 class PlanError(ValueError):
@@ -22,7 +24,7 @@ class PlanError(ValueError):
 
 def default_events(with_load_balancer: bool) -> List[str]:
     """In-place order (DESIGN.md); without a load balancer the six traffic events are left out."""
-    events = [e for e in EC2_ORDER if e not in LOAD_BALANCER_EVENTS]
+    events = list(LOCAL_ORDER)
     if not with_load_balancer:
         events = [e for e in events if e not in EC2_TRAFFIC]
     return events

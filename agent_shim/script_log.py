@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Deque, Optional
+from typing import Deque, Optional, Union
 
 LOG_TAIL_CHARS = 2048
 
@@ -40,20 +40,23 @@ class ScriptLog:
         self._recent: Deque[str] = deque()
         self._recent_chars = 0
 
-    def record(self, message: str) -> None:
+    def record(self, message: Union[str, bytes], mirror: bool = True) -> None:
         """One record, written as the agent writes it: no newline is added, so header messages carry
-        their own and a script's last line without one stays without one."""
-        line = f"{_stamp()} {message}"
+        their own and a script's last line without one stays without one. A script's output is bytes,
+        written as printed (invalid UTF-8 included); the diagnostic tail is text."""
+        raw = message if isinstance(message, bytes) else message.encode("utf-8", errors="surrogateescape")
+        text = raw.decode("utf-8", errors="replace")
         with self._lock:
             os.makedirs(os.path.dirname(self.scripts_log), exist_ok=True)
-            with open(self.scripts_log, "a", encoding="utf-8", errors="replace") as handle:
-                handle.write(line)
-            if self.deployments_log:
+            with open(self.scripts_log, "ab") as handle:
+                handle.write(_stamp().encode() + b" " + raw)
+            if self.deployments_log and mirror:
                 os.makedirs(os.path.dirname(self.deployments_log), exist_ok=True)
-                with open(self.deployments_log, "a", encoding="utf-8", errors="replace") as handle:
-                    handle.write(f"[{_precise_stamp()}] [{self.deployment_id}]{message.strip()}\n")
-            self._recent.append(message)  # the agent's diagnostic tail holds messages without stamps
-            self._recent_chars += len(message)
+                with open(self.deployments_log, "ab") as handle:
+                    stamp = f"[{_precise_stamp()}] [{self.deployment_id}]".encode()
+                    handle.write(stamp + raw.strip() + b"\n")
+            self._recent.append(text)  # the agent's diagnostic tail holds messages without stamps
+            self._recent_chars += len(text)
             while self._recent_chars >= LOG_TAIL_CHARS and len(self._recent) > 1:
                 self._recent_chars -= len(self._recent.popleft())
 

@@ -91,9 +91,23 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         parser, "a folder, .zip, .tar, .tgz, or s3://bucket/key[?versionId=...]", required=True
     )
     common = parser.add_argument_group("deployment")
-    common.add_argument("--application", metavar="NAME", help="application name (APPLICATION_NAME)")
     common.add_argument(
-        "--deployment-group", metavar="NAME", help="deployment group name (DEPLOYMENT_GROUP_NAME)"
+        "--application",
+        "--application-name",
+        dest="application",
+        metavar="NAME",
+        help="application name (APPLICATION_NAME; default: the bundle location, as codedeploy-local)",
+    )
+    common.add_argument(
+        "--deployment-group",
+        metavar="ID",
+        help="deployment group id: names its folder under the root (DEPLOYMENT_GROUP_ID; default "
+        "default-local-deployment-group)",
+    )
+    common.add_argument(
+        "--deployment-group-name",
+        metavar="NAME",
+        help="deployment group name (DEPLOYMENT_GROUP_NAME; default LocalFleet, as codedeploy-local)",
     )
     add_agent_options(common)
     add_format_option(
@@ -155,10 +169,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default="IN_PLACE",
         help="for the fleet: the deployment's type (default IN_PLACE)",
     )
-    local.add_argument(
+    traffic = local.add_mutually_exclusive_group()
+    traffic.add_argument(
         "--with-load-balancer",
+        dest="with_load_balancer",
         action="store_true",
-        help="also run the traffic hooks (BeforeBlockTraffic ... AfterAllowTraffic)",
+        default=True,
+        help="run the four traffic hooks (BeforeBlockTraffic ... AfterAllowTraffic), as codedeploy-local "
+        "always does (the default)",
+    )
+    traffic.add_argument(
+        "--without-load-balancer",
+        dest="with_load_balancer",
+        action="store_false",
+        help="leave the traffic hooks out, as the service does for a group without a load balancer",
     )
     local.add_argument(
         "--rollback",
@@ -180,7 +204,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     local.add_argument(
         "--kill-grace",
         type=non_negative,
-        default=5.0,
         metavar="SECONDS",
-        help="SIGKILL a timed-out script's group this long after SIGTERM",
+        help="SIGKILL a timed-out script's group this long after SIGTERM (the agent never does: it waits "
+        "for the script to exit; --safe: 5)",
+    )
+    local.add_argument(
+        "--safe",
+        action="store_true",
+        help="protect the host where the agent does not (docs/deploy.md): refuse a revision with lint "
+        "errors, unknown --events or setuid files before any event; check file conflicts before removing "
+        "the previous install; install archive files as the deploying user; chown a symlink, not its "
+        "target; SIGKILL a timed-out script after --kill-grace. The fleet's host runner uses it",
     )

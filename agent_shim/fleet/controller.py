@@ -495,8 +495,11 @@ class Controller:
     def runner_arguments(self, spec: HostSpec, bundle: str, revision: Revision) -> List[str]:
         group = self.group
         words = ["--bundle", bundle, "--type", revision.bundle_type, "--application", group.application]
-        words += ["--deployment-group", group.name, "--appspec-filename", self.appspec_filename]
+        words += ["--deployment-group", group.name, "--deployment-group-name", group.name]
+        words += ["--appspec-filename", self.appspec_filename]
         words.append("--skip-lint")  # prepare_revision linted this archive; the upload is checksum-verified
+        words.append("--safe")  # the host protections the agent lacks (docs/deploy.md)
+        words.append("--without-load-balancer")  # a whole lifecycle in one run: a group without one
         for option, value in (
             ("--root", spec.root),
             ("--install-root", spec.install_root),

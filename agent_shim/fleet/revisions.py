@@ -42,6 +42,21 @@ def unreadable_revision(bundle: str, exc: Exception) -> RevisionRefused:
     return RevisionRefused(said if bundle in said else f"{bundle}: {said}", unreadable=True)
 
 
+def refuse_on_hosts(bundle: str, path: str) -> None:
+    """The hosts' runner has `--safe`, which refuses setuid and setgid files (REV006, only a warning for
+    the agent): refuse the revision here, before any host is touched."""
+    from appspec_tools.revision import open_revision
+
+    with open_revision(path) as revision:
+        setuid = [reason for _, rule, reason in revision.unsafe() if rule == "REV006"]
+    if setuid:
+        more = f" (and {len(setuid) - 3} more)" if len(setuid) > 3 else ""
+        raise RevisionRefused(
+            f"{bundle}: {'; '.join(setuid[:3])}{more}: the fleet's hosts deploy with --safe, which refuses "
+            "setuid and setgid files; nothing was deployed"
+        )
+
+
 def prepare_revision(bundle: str, bundle_type: Optional[str], history: History) -> Revision:
     """Lint the revision (a folder, zip, tar, tgz or s3:// object), archive a folder, and keep the
     archive in the revision store. Raises RevisionRefused with the reasons, one per line."""
@@ -65,6 +80,7 @@ def prepare_revision(bundle: str, bundle_type: Optional[str], history: History) 
             path, kind = location.path, location.bundle_type
         if location.bundle_type != "directory":
             bundler.lint_revision(path)
+        refuse_on_hosts(bundle, path)
         checksum = bundler.sha256_of(path)
         stored = history.store_revision(path, checksum, SUFFIXES[kind])
         return Revision(bundle, stored, kind, checksum, origin)

@@ -289,6 +289,17 @@ def test_plan_refuses_a_revision_with_lint_errors(tmp_path):
     assert code == 1 and "nothing was deployed" in err and fleet.host_deployments("a") == []
 
 
+def test_a_revision_with_a_setuid_file_is_refused_before_any_host_since_hosts_deploy_safe(tmp_path):
+    fleet = LocalFleet(tmp_path, ("a",))
+    revision = fleet.revision("v1")
+    tool = revision / "tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o4755)
+    code, _, err = cli("deploy", "--group", str(fleet.group_path), "--bundle", str(revision))
+    assert code == 1 and "entry tool has the setuid bit" in err and "--safe" in err, err
+    assert fleet.host_deployments("a") == []
+
+
 def test_a_bundle_that_is_not_an_archive_is_an_input_error_named_once(tmp_path):
     fleet = LocalFleet(tmp_path, ("a",))
     fake = tmp_path / "notzip.zip"

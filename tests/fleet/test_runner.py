@@ -97,5 +97,5 @@ def test_the_zipapp_runs_a_deployment_without_site_packages(tmp_path):
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert records[-1]["type"] == "result" and records[-1]["status"] == "Succeeded"
     events = [r["event"] for r in records if r["type"] == "event"]
-    assert events[-2:] == ["ApplicationStart", "ValidateService"]
+    assert events[-4:] == ["ApplicationStart", "ValidateService", "BeforeAllowTraffic", "AfterAllowTraffic"]
     assert (tmp_path / "install" / "srv" / "site" / "index.html").read_text() == "hello\n"

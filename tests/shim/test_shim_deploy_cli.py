@@ -51,8 +51,10 @@ def test_a_successful_deployment_exits_0_with_one_line_per_event(host):
         lines[0].startswith("deployment d-")
         and f"group default-local-deployment-group, revision {rev}" in lines[0]
     )
-    events = [line.split()[0] for line in lines[1:8]]
-    assert events == [
+    events = [line.split()[0] for line in lines[1:12]]
+    assert events == [  # codedeploy-local's order: the traffic hooks run on every deployment
+        "BeforeBlockTraffic",
+        "AfterBlockTraffic",
         "ApplicationStop",
         "DownloadBundle",
         "BeforeInstall",
@@ -60,9 +62,20 @@ def test_a_successful_deployment_exits_0_with_one_line_per_event(host):
         "AfterInstall",
         "ApplicationStart",
         "ValidateService",
+        "BeforeAllowTraffic",
+        "AfterAllowTraffic",
     ]
     assert "(no scripts to run)" in lines[1]
-    assert re.fullmatch(r"deployment d-[A-Z0-9]{9}-local succeeded in \d+\.\ds", lines[8]), lines[8]
+    assert re.fullmatch(r"deployment d-[A-Z0-9]{9}-local succeeded in \d+\.\ds", lines[12]), lines[12]
+
+
+def test_without_load_balancer_leaves_the_traffic_hooks_out(host):
+    rev = host.revision("r", hooks={"BeforeAllowTraffic": 'echo ran > "$OUT/ran"'})
+    process = run_cli(host, "--bundle", str(rev), "--without-load-balancer", "--format", "json")
+    assert process.returncode == 0, process.stderr
+    events = [e["event"] for e in json.loads(process.stdout)["events"]]
+    assert events[0] == "ApplicationStop" and events[-1] == "ValidateService"
+    assert not (host.out / "ran").exists()
 
 
 def test_a_failed_deployment_exits_1_and_shows_the_scripts_log_tail(host):
@@ -86,7 +99,13 @@ def test_format_json_parses_and_has_the_result(host):
     data = json.loads(process.stdout)
     assert data["status"] == "Succeeded"
     assert data["deployment_id"].startswith("d-") and data["group_id"] == "G" and data["application"] == "App"
-    assert [e["event"] for e in data["events"]][:2] == ["ApplicationStop", "DownloadBundle"]
+    assert data["group_name"] == "LocalFleet"  # codedeploy-local: --deployment-group is the group's id
+    assert [e["event"] for e in data["events"]][:4] == [
+        "BeforeBlockTraffic",
+        "AfterBlockTraffic",
+        "ApplicationStop",
+        "DownloadBundle",
+    ]
     assert {e["status"] for e in data["events"]} == {"Skipped", "Succeeded"}
     assert all({"error_code", "message", "duration"} <= set(e) for e in data["events"])
 
@@ -111,7 +130,10 @@ def test_format_json_of_a_failure_exits_1(host):
             "--events: ApplicationStart needs the new revision",
         ),
         (["--max-revisions", "0"], "argument --max-revisions: '0' is not a whole number of 1 or more"),
-        (["--events", "Bogus"], "--events: Bogus is neither a lifecycle event nor a hook of appspec.yml"),
+        (
+            ["--events", "Bogus", "--safe"],
+            "--events: Bogus is neither a lifecycle event nor a hook of appspec.yml",
+        ),
         (["--kill-grace", "-1"], "argument --kill-grace: '-1' is not a number of seconds (0 or more)"),
         (["--kill-grace", "soon"], "argument --kill-grace: 'soon' is not a number of seconds (0 or more)"),
         # each program owns its flags: another one's is a usage error, never ignored
@@ -231,12 +253,22 @@ def test_an_unsafe_archive_exits_1_with_the_reason(host):
     assert "unsafe archive, nothing was unpacked: entry '../../evil'" in process.stdout
 
 
-def test_lint_errors_are_listed_when_the_revision_is_refused(host):
+def test_lint_errors_are_listed_when_safe_refuses_the_revision(host):
     rev = host.revision("r", appspec='version: "0.0"\nos: linux\n')
-    process = run_cli(host, "--bundle", str(rev))
+    process = run_cli(host, "--bundle", str(rev), "--safe")
     assert process.returncode == 1
     assert "TOP003" in process.stdout
     assert "nothing was changed on this host" in process.stdout
+
+
+def test_lint_errors_are_shown_before_the_first_event_and_the_agent_fails_where_it_meets_them(host):
+    rev = host.revision("r", appspec='version: "0.0"\nos: linux\n')
+    process = run_cli(host, "--bundle", str(rev))
+    assert process.returncode == 1
+    lines = process.stdout.splitlines()
+    first_event = next(i for i, line in enumerate(lines) if line.split()[:1] == ["BeforeBlockTraffic"])
+    assert any("TOP003" in line for line in lines[:first_event]), process.stdout
+    assert any(re.match(r"deployment d-\S+ failed: BeforeInstall failed: ", line) for line in lines), lines
 
 
 def test_a_corrupt_archive_is_one_line_without_traceback_and_exits_2_like_lint(host):

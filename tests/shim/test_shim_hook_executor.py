@@ -77,7 +77,7 @@ def test_no_scripts_log_when_no_event_has_scripts(host):
     assert not (Path(result.deployment_dir) / "logs" / "scripts.log").exists()
     assert [e.status for e in result.events if e.event not in ("DownloadBundle", "Install")] == [
         "Skipped"
-    ] * 5
+    ] * 9
 
 
 # Environment ---------------------------------------------------------------------------------------------

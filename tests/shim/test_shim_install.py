@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from shim_support import tar_tree
 
 from agent_shim.install import cleanup_entries, replay_cleanup
 
@@ -36,7 +37,7 @@ def test_a_directory_source_copies_its_contents_and_lists_what_it_created(host):
     (rev / "app" / "run.sh").chmod(0o750)
     os.utime(rev / "app" / "a.txt", (1_600_000_000, 1_600_000_000))
     (rev / "app" / "link").symlink_to("sub/b.txt")
-    result = host.deploy(rev)
+    result = host.deploy(tar_tree(rev, host.tmp / "r.tar"))  # a folder revision gets new times: cp -r
     assert result.succeeded, result.message
     dest = host.dest
     assert (dest / "a.txt").read_text() == "a" and (dest / "sub" / "b.txt").read_text() == "b"
@@ -216,10 +217,26 @@ def stray(host) -> Path:
     return path
 
 
-def test_disallow_is_the_default_and_keeps_the_running_revision(host):
+def test_disallow_is_the_default_and_like_the_agent_removes_the_running_revision_first(host):
     assert host.deploy(app_revision(host, "one", {"a.txt": "1"})).succeeded
     existing = stray(host)
     result = host.deploy(app_revision(host, "two", {"a.txt": "2", "stray.txt": "new"}))
+    event = result.failed_event
+    assert (event.event, event.error_code, event.script_name) == ("Install", 5, "")
+    assert (
+        event.message
+        == f"The deployment failed because a specified file already exists at this location: {existing}"
+    )
+    assert existing.read_text() == "put here by hand"
+    assert not (host.dest / "a.txt").exists(), "the agent replays the cleanup before it finds the conflict"
+    assert not os.path.exists(host.layout.cleanup_file(GROUP)), "and deletes the cleanup file"
+    assert any("--safe finds it first" in w for w in result.warnings), result.warnings
+
+
+def test_safe_finds_a_disallow_conflict_first_and_keeps_the_running_revision(host):
+    assert host.deploy(app_revision(host, "one", {"a.txt": "1"})).succeeded
+    existing = stray(host)
+    result = host.deploy(app_revision(host, "two", {"a.txt": "2", "stray.txt": "new"}), safe=True)
     event = result.failed_event
     assert (event.event, event.error_code, event.script_name) == ("Install", 5, "")
     assert (

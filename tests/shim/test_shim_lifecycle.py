@@ -24,8 +24,11 @@ def stop_revision(host, name: str, **hooks):
 def test_first_deployment_skips_application_stop_silently(host):
     result = host.deploy(stop_revision(host, "A"))
     assert result.succeeded, result.message
-    first = result.events[0]
-    assert (first.event, first.status, first.error_code) == ("ApplicationStop", "Skipped", 0)
+    assert [(e.event, e.status, e.error_code) for e in result.events[:3]] == [
+        ("BeforeBlockTraffic", "Skipped", 0),
+        ("AfterBlockTraffic", "Skipped", 0),
+        ("ApplicationStop", "Skipped", 0),
+    ]
     assert not (host.out / "stops").exists()
     assert not (Path(result.deployment_dir) / "logs" / "scripts.log").exists()
     assert result.warnings == []
@@ -102,19 +105,23 @@ def agent_appspec_not_found(deployment_dir: str) -> str:
     )
 
 
-def test_application_stop_fails_when_the_last_installed_revision_is_gone(host):
+@pytest.mark.parametrize(
+    "load_balancer, first_event", [(True, "BeforeBlockTraffic"), (False, "ApplicationStop")]
+)
+def test_the_first_event_fails_when_the_last_installed_revision_is_gone(host, load_balancer, first_event):
+    """codedeploy-local runs BeforeBlockTraffic first, and it reads the gone revision's AppSpec."""
     first = host.deploy(stop_revision(host, "A"))
     subprocess.run(["rm", "-rf", first.deployment_dir], check=True)
-    result = host.deploy(stop_revision(host, "B"))
+    result = host.deploy(stop_revision(host, "B"), with_load_balancer=load_balancer)
     event = result.failed_event
     assert (event.event, event.error_code, event.error_name, event.script_name) == (
-        "ApplicationStop",
+        first_event,
         5,
         "UnknownError",
         "",
     )
     assert event.message.startswith(agent_appspec_not_found(first.deployment_dir))
-    assert [e.event for e in result.events] == ["ApplicationStop"], "nothing after the failed event"
+    assert [e.event for e in result.events] == [first_event], "nothing after the failed event"
     assert host.pointer("last_successful_install") == first.deployment_dir
 
 
@@ -125,8 +132,8 @@ def test_ignore_application_stop_failures_continues_past_a_failing_stop(host):
     assert strict.failed_event.event == "ApplicationStop" and strict.failed_event.error_code == 4
     lenient = host.deploy(host.revision("C"), ignore_application_stop_failures=True)
     assert lenient.succeeded, lenient.message
-    stop = lenient.events[0]
-    assert (stop.event, stop.status) == ("ApplicationStop", "Failed")
+    stop = next(e for e in lenient.events if e.event == "ApplicationStop")
+    assert stop.status == "Failed"
     assert stop.message.startswith(
         "ignored: Script at specified location: scripts/ApplicationStop-1.sh failed"
     )
@@ -139,13 +146,13 @@ def test_ignore_application_stop_failures_covers_a_missing_previous_revision(hos
     subprocess.run(["rm", "-rf", first.deployment_dir], check=True)
     result = host.deploy(host.revision("B"), ignore_application_stop_failures=True)
     assert result.succeeded, result.message
-    assert result.events[0].status == "Failed" and result.events[0].error_code == 5
+    assert [(e.status, e.error_code) for e in result.events[:3]] == [("Failed", 5)] * 3
 
 
 # Refusal before any event --------------------------------------------------------------------------------
 
 
-def test_a_revision_with_lint_errors_is_refused_before_any_event_and_nothing_changes(host):
+def test_safe_refuses_a_revision_with_lint_errors_before_any_event_and_nothing_changes(host):
     good = host.revision("good", files=[("app", str(host.dest))], content={"app/v.txt": "1"})
     first = host.deploy(good)
     assert first.succeeded
@@ -158,7 +165,7 @@ def test_a_revision_with_lint_errors_is_refused_before_any_event_and_nothing_cha
         "hooks:\n  BeforeInstall:\n    - location: scripts/b.sh\n",
         content={"app/v.txt": "2", "scripts/b.sh": '#!/bin/sh\necho ran > "$OUT/ran"\n'},
     )
-    result = host.deploy(bad)
+    result = host.deploy(bad, safe=True)
     assert result.status == "Failed" and result.error_code == 5
     assert result.events == []
     assert re.match(r"the revision has \d+ AppSpec errors?; nothing was changed on this host", result.message)
@@ -177,7 +184,7 @@ def test_a_revision_with_lint_errors_is_refused_before_any_event_and_nothing_cha
 def test_rollback_is_not_attempted_when_nothing_changed(host):
     host.deploy(host.revision("good"))
     bad = host.revision("bad", appspec="version: 0.0\nos: Linux\n")
-    result = host.deploy(bad, rollback=True)
+    result = host.deploy(bad, rollback=True, safe=True)
     assert result.rollback is None
     assert any("no rollback" in w for w in result.warnings)
 
@@ -342,7 +349,7 @@ def test_without_a_load_balancer_traffic_hooks_never_run(host):
     rev = host.revision(
         "r", hooks={"BeforeBlockTraffic": 'echo x > "$OUT/ran"', "AfterAllowTraffic": 'echo x > "$OUT/ran"'}
     )
-    result = host.deploy(rev)
+    result = host.deploy(rev, with_load_balancer=False)
     assert result.succeeded
     assert not (host.out / "ran").exists()
     assert "BeforeBlockTraffic" not in [e.event for e in result.events]

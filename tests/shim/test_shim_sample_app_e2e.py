@@ -23,6 +23,8 @@ def test_the_sample_app_deploys_and_serves(sample_host):
     result = sample_host.deploy(SAMPLE_APP)
     assert result.succeeded, (result.message, result.events[-1:])
     assert events(result) == [
+        ("BeforeBlockTraffic", "Skipped"),
+        ("AfterBlockTraffic", "Skipped"),
         ("ApplicationStop", "Skipped"),
         ("DownloadBundle", "Succeeded"),
         ("BeforeInstall", "Succeeded"),
@@ -30,6 +32,8 @@ def test_the_sample_app_deploys_and_serves(sample_host):
         ("AfterInstall", "Succeeded"),
         ("ApplicationStart", "Succeeded"),
         ("ValidateService", "Succeeded"),
+        ("BeforeAllowTraffic", "Skipped"),
+        ("AfterAllowTraffic", "Skipped"),
     ]
     page = sample_host.get("/")
     assert page.status_code == 200
