@@ -25,8 +25,8 @@ from agent_shim.hook_executor import SAFE_KILL_GRACE
 from agent_shim.layout import DEFAULT_ROOT, LOCAL_GROUP_ID
 from agent_shim.lock import GroupLocked
 from agent_shim.plan import PlanError
+from appspec_tools.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 TAIL_LINES = 12
 
 

@@ -41,9 +41,10 @@ from agent_shim.plan import (
     plan_events,
 )
 from agent_shim.script_log import ScriptLog
+from appspec_tools.agent_names import INSTALL_APPSPEC_FALLBACKS
+from appspec_tools.fileio import write_atomically
 
 SUCCEEDED, FAILED, SKIPPED = "Succeeded", "Failed", "Skipped"
-APPSPEC_FALLBACKS = ("appspec.yaml", "appspec.yml")  # Install's fallback order (command_executor.rb)
 
 
 @dataclass
@@ -507,7 +508,7 @@ class Deployment:
         return hook_environment(os.environ, variables)
 
     def _appspec_path(self, archive: str, install: bool = False) -> Optional[str]:
-        names = [self.request.appspec_filename] + (list(APPSPEC_FALLBACKS) if install else [])
+        names = [self.request.appspec_filename] + (list(INSTALL_APPSPEC_FALLBACKS) if install else [])
         return next(
             (os.path.join(archive, n) for n in names if os.path.isfile(os.path.join(archive, n))), None
         )
@@ -552,12 +553,7 @@ class Deployment:
             "application": self.result.application,
             "finished": time.time(),
         }
-        path = self.root.history_file(self.group_id)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2)
-        os.replace(tmp, path)
+        write_atomically(self.root.history_file(self.group_id), json.dumps(record, indent=2))
 
 
 class AppSpecProblem(Exception):

@@ -16,8 +16,6 @@ import subprocess
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-FILE_EXISTS_BEHAVIORS = ("DISALLOW", "OVERWRITE", "RETAIN")
-
 
 class InstallError(Exception):
     """An Install failure; the message is the agent's."""

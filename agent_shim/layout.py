@@ -9,6 +9,8 @@ import shutil
 import string
 from typing import List, Optional
 
+from appspec_tools.fileio import write_atomically
+
 DEFAULT_ROOT = "/opt/codedeploy-agent/deployment-root"
 DEFAULT_MAX_REVISIONS = 5
 LOCAL_GROUP_ID = "default-local-deployment-group"
@@ -81,11 +83,7 @@ class DeploymentRoot:
     @staticmethod
     def write_pointer(path: str, deployment_dir: str) -> None:
         """The absolute deployment dir, no trailing newline, as the agent writes it (mode w+)."""
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(deployment_dir)
-        os.replace(tmp, path)
+        write_atomically(path, deployment_dir)
 
     @staticmethod
     def read_pointer(path: str) -> Optional[str]:

@@ -21,7 +21,9 @@ import zipfile
 from dataclasses import dataclass
 from typing import IO, List, Optional, Sequence, TextIO, Tuple
 
-from appspec_tools.errors import InputError
+from appspec_tools.errors import EXIT_FAILED as EXIT_REFUSED
+from appspec_tools.errors import EXIT_OK, EXIT_USAGE, InputError, one_line
+from appspec_tools.fileio import replaced
 from appspec_tools.problem import Problem
 from appspec_tools.progress import NO_PROGRESS, Progress, human_size, progress_on
 
@@ -30,7 +32,6 @@ ALWAYS_EXCLUDED = frozenset({".git", ".hg", ".svn", ".bzr", "__MACOSX", ".DS_Sto
 IGNORE_FILE = ".appspecignore"
 DEFAULT_EPOCH = calendar.timegm((1980, 1, 1, 0, 0, 0))  # the earliest time a zip can store
 FILE, DIR, SYMLINK = "file", "dir", "symlink"
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 
 class BundleError(InputError):
@@ -202,23 +203,14 @@ def write_archive(
 ) -> None:
     """Write next to `output`, then rename: a failed run never leaves half an archive behind.
     `progress` counts the members as they are written."""
-    temporary = os.path.join(os.path.dirname(os.path.abspath(output)), f".{os.path.basename(output)}.partial")
-    try:
-        with open(temporary, "wb") as handle:
-            if bundle_type == "zip":
-                _write_zip(members, handle, epoch, progress)
-            elif bundle_type == "tar":
-                _write_tar(members, handle, epoch, progress)
-            else:  # no file name and time 0 in the gzip header
-                with gzip.GzipFile(
-                    filename="", mode="wb", fileobj=handle, mtime=0, compresslevel=9
-                ) as packed:
-                    _write_tar(members, packed, epoch, progress)  # type: ignore[arg-type]
-        os.replace(temporary, output)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    with replaced(output) as handle:
+        if bundle_type == "zip":
+            _write_zip(members, handle, epoch, progress)
+        elif bundle_type == "tar":
+            _write_tar(members, handle, epoch, progress)
+        else:  # no file name and time 0 in the gzip header
+            with gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0, compresslevel=9) as packed:
+                _write_tar(members, packed, epoch, progress)  # type: ignore[arg-type]
 
 
 def bundle_type_for(output: str, chosen: Optional[str] = None) -> str:
@@ -348,7 +340,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report_refusal(exc, err, "bundle")
         return EXIT_REFUSED
     except (BundleError, OSError) as exc:
-        err.write(f"appspec bundle: {_one_line(exc)}\n")
+        err.write(f"appspec bundle: {one_line(exc)}\n")
         return EXIT_USAGE
     for warning in bundle.warnings:
         err.write(f"appspec bundle: warning: {warning}\n")
@@ -361,9 +353,3 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"sha256 {bundle.sha256}\n"
         )
     return EXIT_OK
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    return str(exc)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-FILE_EXISTS = ("DISALLOW", "OVERWRITE", "RETAIN")
+from appspec_tools.agent_names import FILE_EXISTS_BEHAVIORS
+
 BUNDLE_TYPES = ("directory", "zip", "tar", "tgz")
 
 
@@ -61,7 +62,7 @@ def add_agent_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--file-exists-behavior",
         type=_upper,
-        choices=FILE_EXISTS,
+        choices=FILE_EXISTS_BEHAVIORS,
         help="default DISALLOW; the AppSpec's own value wins",
     )
     group.add_argument(

@@ -7,6 +7,17 @@ from __future__ import annotations
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def one_line(value: object) -> str:
+    """An exception or a text as one line: whitespace runs (line breaks too) become one space, an OSError
+    reads `FILE: reason`, and an exception without a message is its class name."""
+    if isinstance(value, OSError) and value.strerror:
+        text = f"{value.filename}: {value.strerror}" if value.filename else value.strerror
+    else:
+        text = str(value)
+    text = " ".join(text.split())
+    return text or (type(value).__name__ if isinstance(value, BaseException) else "")
+
+
 class CommandError(Exception):
     """One line for the user (the place, what is wrong, the fix) and the exit code that goes with it."""
 

@@ -6,6 +6,7 @@ import os
 import re
 from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Set, Tuple
 
+from appspec_tools.agent_names import APPSPEC_NAMES as APPSPEC_NAMES  # re-exported
 from appspec_tools.bundle_types import is_archive
 from appspec_tools.errors import InputError
 from appspec_tools.platforms import detect_platform
@@ -13,7 +14,6 @@ from appspec_tools.problem import Problem, Severity
 from appspec_tools.rules import Context, Finding, Rule, rules_for
 from appspec_tools.source import MAX_FILE_BYTES, Source, read_source
 
-APPSPEC_NAMES = ("appspec.yml", "appspec.yaml", "appspec.json")
 SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache"}
 )

@@ -20,6 +20,7 @@ import zlib
 from dataclasses import dataclass, replace
 from typing import IO, Callable, Dict, Iterable, Iterator, List, Literal, Optional, Set, Tuple
 
+from appspec_tools.agent_names import APPSPEC_NAMES
 from appspec_tools.bundle_types import ARCHIVE_SUFFIXES, sniff_archive
 from appspec_tools.bundle_types import is_archive as is_archive  # re-exported: part of this module's API
 from appspec_tools.errors import InputError
@@ -27,7 +28,6 @@ from appspec_tools.problem import Problem
 
 MAX_ENTRIES = 100_000
 MAX_LINK_HOPS = 40
-APPSPEC_NAMES = ("appspec.yml", "appspec.yaml", "appspec.json")
 FILE, DIR, SYMLINK, HARDLINK, DEVICE, OTHER = "file", "dir", "symlink", "hardlink", "device", "other"
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _APPSPEC_LIKE = re.compile("appspec", re.IGNORECASE)  # the agent's `Dir.entries(top).grep(/appspec/i)`

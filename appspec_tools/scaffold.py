@@ -15,7 +15,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
+from appspec_tools.agent_names import FILE_EXISTS_BEHAVIORS
 from appspec_tools.errors import UsageError
+from appspec_tools.fileio import write_atomically
 
 DEFAULT_HOOKS = "stop,after-install,start,validate"
 DEFAULT_PORT = 8080
@@ -113,7 +115,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     ec2(
         "--file-exists-behavior",
         type=str.upper,
-        choices=("DISALLOW", "OVERWRITE", "RETAIN"),
+        choices=FILE_EXISTS_BEHAVIORS,
         help="what Install does with a file already at a target path (default: the deployment's setting)",
     )
     ec2("--port", type=_port, help=f"APP_PORT, the port the app listens on (default: {DEFAULT_PORT})")
@@ -585,11 +587,6 @@ def _write(directory: str, files: List[PlannedFile], force: bool) -> None:
     for planned in files:
         target = os.path.join(directory, planned.path)
         try:
-            os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-            temporary = f"{target}.appspec-init.tmp"
-            with open(temporary, "wb") as handle:
-                handle.write(planned.data)
-            os.chmod(temporary, planned.mode)
-            os.replace(temporary, target)
+            write_atomically(target, planned.data, mode=planned.mode)
         except OSError as exc:
             raise InitError(f"cannot write {target}: {exc.strerror or exc}") from None

@@ -12,8 +12,8 @@ import copy
 import re
 from typing import Any, Dict
 
+from appspec_tools.agent_names import FILE_EXISTS_BEHAVIORS
 from appspec_tools.lifecycle import PLATFORMS, SCRIPTABLE
-from appspec_tools.rules.document import FILE_EXISTS_VALUES
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 REFERENCE = "https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file.html"
@@ -199,7 +199,7 @@ def ec2_schema() -> Schema:
                     "What Install does with a file that already exists at a destination and was not "
                     "installed by the previous deployment: `DISALLOW` (fail, the default), `OVERWRITE`, or "
                     "`RETAIN` (keep it). Capitals only; overrides the deployment's setting.",
-                    enum=[*FILE_EXISTS_VALUES, None],
+                    enum=[*FILE_EXISTS_BEHAVIORS, None],
                 ),
             },
             required=("version", "os"),

@@ -36,12 +36,12 @@ from agent_shim.fleet.controller import (
     TRAFFIC,
     FleetRun,
     close_outcome,
-    one_line,
 )
 from agent_shim.fleet.revisions import Revision, RevisionRefused
 from agent_shim.fleet.traffic import OUT
 from agent_shim.layout import new_deployment_id
 from agent_shim.plan import ROLLBACK_CREATOR
+from appspec_tools.errors import one_line
 
 if TYPE_CHECKING:
     from agent_shim.fleet.controller import Controller

@@ -40,9 +40,8 @@ from agent_shim.fleet.controller import Controller, FleetRun
 from agent_shim.fleet.group import LOCAL, DeploymentGroup, GroupFileError, load_group
 from agent_shim.fleet.history import GroupBusy, History
 from agent_shim.fleet.revisions import Revision, RevisionRefused, prepare_revision, unreadable_revision
-from appspec_tools.errors import CommandError, UsageError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from appspec_tools.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, UsageError
+from appspec_tools.fileio import write_atomically
 
 
 @dataclass
@@ -210,11 +209,8 @@ def write_timelines(context: Context, deployments: List[FleetDeployment]) -> Lis
         target = path if index == 0 else f"{stem}-rollback{suffix}"
         svg = suffix.lower() == ".svg"
         text = report.timeline_svg(deployment) if svg else report.timeline_html(deployment)
-        partial = f"{target}.{os.getpid()}.part"
         try:
-            with open(partial, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(partial, target)
+            write_atomically(target, text)
         except OSError as exc:  # the deployment is over and recorded: say so, report the rest
             context.err.write(f"appspec fleet: cannot write the timeline {target}: {exc.strerror or exc}\n")
             target = None

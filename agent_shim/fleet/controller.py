@@ -41,6 +41,7 @@ from agent_shim.fleet.staging import StagedHost, Staging, stage_host
 from agent_shim.fleet.traffic import CHANGING, IN, OUT, not_serving, serving_order
 from agent_shim.layout import new_deployment_id
 from agent_shim.plan import BLUE_GREEN, IN_PLACE, ROLLBACK_CREATOR, default_events
+from appspec_tools.errors import one_line
 
 # The host's lifecycle around the load balancer's BlockTraffic and AllowTraffic, run as three steps:
 # BeforeBlockTraffic | AfterBlockTraffic ... BeforeAllowTraffic | AfterAllowTraffic.
@@ -620,8 +621,3 @@ class Controller:
 def close_outcome(outcome: HostOutcome) -> HostOutcome:
     outcome.duration = time.time() - outcome.started if outcome.started else 0.0
     return outcome
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

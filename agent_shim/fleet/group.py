@@ -21,6 +21,7 @@ from agent_shim.fleet.config import (
     deployment_config,
 )
 from agent_shim.fleet.contracts import HostSpec
+from appspec_tools.agent_names import FILE_EXISTS_BEHAVIORS
 from appspec_tools.errors import UsageError
 from appspec_tools.nodes import Mapping, Node, to_python
 from appspec_tools.nodes import Sequence as SequenceNode
@@ -147,7 +148,7 @@ SCHEMA: Dict[str, Any] = {
         },
         "max_parallel_ssh": {"type": "integer", "minimum": 1},
         "host_timeout": _SECONDS,
-        "file_exists_behavior": {"enum": ["DISALLOW", "OVERWRITE", "RETAIN"]},
+        "file_exists_behavior": {"enum": list(FILE_EXISTS_BEHAVIORS)},
         "ignore_application_stop_failures": {"type": "boolean"},
         "max_revisions": {"type": "integer", "minimum": 1},
         "history": _TEXT,

@@ -34,6 +34,7 @@ from agent_shim.fleet.contracts import (
     HostOutcome,
 )
 from agent_shim.fleet.traffic import TrafficRecord
+from appspec_tools.fileio import replaced
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deployments (
@@ -641,8 +642,6 @@ class History:
         """Keep the archive as `revisions/<sha256><suffix>` (once per content) and return that path."""
         target = os.path.join(self.revisions_dir, f"{checksum}{suffix}")
         if not os.path.exists(target):
-            os.makedirs(self.revisions_dir, exist_ok=True)
-            partial = f"{target}.{os.getpid()}.part"
-            shutil.copyfile(archive, partial)
-            os.replace(partial, target)
+            with open(archive, "rb") as source, replaced(target) as copy:
+                shutil.copyfileobj(source, copy, 1 << 20)
         return target

@@ -38,10 +38,10 @@ from agent_shim.fleet.timeline import (
     host_rows,
     host_status,
     log_tail,
-    one_line,
     render_html,
     render_svg,
     status_word,
+    terminal_line,
 )
 
 
@@ -60,12 +60,12 @@ def summary(deployment: FleetDeployment, out: TextIO, timeline_path: Optional[st
         started = outcome.status not in (SKIPPED, PENDING) or outcome.events
         table.append(
             (
-                one_line(host),
+                terminal_line(host),
                 str(batch) if batch is not None else "-",
                 status_word(host_status(deployment, batch, host)),
                 _seconds(outcome.duration) if started else "-",
                 last,
-                one_line(outcome.reason),
+                terminal_line(outcome.reason),
             )
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
@@ -86,7 +86,7 @@ def summary(deployment: FleetDeployment, out: TextIO, timeline_path: Optional[st
         f"{counts_text(host_counts(deployment))}\n"
     )
     if deployment.message and deployment.status != SUCCEEDED:
-        out.write(f"  {one_line(deployment.message)}\n")
+        out.write(f"  {terminal_line(deployment.message)}\n")
     if timeline_path:
         out.write(f"  timeline: {timeline_path}\n")
     out.flush()
@@ -108,7 +108,7 @@ def traffic_table(traffic: Dict[str, Any], out: TextIO) -> None:
         state = words.get(host["state"], host["state"])
         if host["state"] is None:
             state += " (never changed here)"
-        rows.append((one_line(name), state, one_line(host["revision"] or "-")))
+        rows.append((terminal_line(name), state, terminal_line(host["revision"] or "-")))
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
     for row in rows:
         out.write(f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}\n")
@@ -119,21 +119,21 @@ def traffic_table(traffic: Dict[str, Any], out: TextIO) -> None:
 
 def _describe_host_failure(outcome: HostOutcome, out: TextIO) -> None:
     event = failing_event(outcome)
-    out.write(f"\n{one_line(outcome.host)} {status_word(outcome.status)}")
-    out.write(f": {one_line(outcome.reason)}\n" if outcome.reason else "\n")
+    out.write(f"\n{terminal_line(outcome.host)} {status_word(outcome.status)}")
+    out.write(f": {terminal_line(outcome.reason)}\n" if outcome.reason else "\n")
     if event is not None:
         out.write(f"    event: {event.event}\n")
         if event.script_name:
-            out.write(f"    script: {one_line(event.script_name)}\n")
+            out.write(f"    script: {terminal_line(event.script_name)}\n")
         if event.error_code or event.error_name:
             out.write(f"    error: {event.error_code} {event.error_name}".rstrip() + "\n")
         if event.message:
-            out.write(f"    message: {one_line(event.message)}\n")
+            out.write(f"    message: {terminal_line(event.message)}\n")
     tail = log_tail(outcome)
     if tail:
         where = f" (deployment {outcome.host_deployment_id})" if outcome.host_deployment_id else ""
         source = "scripts.log" if event is not None and event.log_tail else "its output"
-        out.write(f"    last lines of {source} on {one_line(outcome.host)}{where}:\n")
+        out.write(f"    last lines of {source} on {terminal_line(outcome.host)}{where}:\n")
         for line in tail:
             out.write(f"    | {line}\n")
 
@@ -274,13 +274,13 @@ class PlainLines(LiveProgress):
         count = len(host_rows(d))
         hosts = f", {count} host{'' if count == 1 else 's'}" if count else ""
         self._write(
-            f"{describe_deployment(d)}: application {one_line(d.application)}, group {one_line(d.group)}, "
-            f"revision {one_line(d.revision)}, {one_line(d.config)}{hosts}"
+            f"{describe_deployment(d)}: application {terminal_line(d.application)}, group {terminal_line(d.group)}, "
+            f"revision {terminal_line(d.revision)}, {terminal_line(d.config)}{hosts}"
         )
 
     def host_began(self, host: str) -> None:
         batch = self.batch_of(host)
-        self._write(f"host {one_line(host)} started" + (f" (batch {batch})" if batch else ""))
+        self._write(f"host {terminal_line(host)} started" + (f" (batch {batch})" if batch else ""))
 
     def event_finished(self, event: HostEvent) -> None:
         width = max([len(h) for _, h in host_rows(self.deployment, tuple(self.started))] + [1])
@@ -288,21 +288,21 @@ class PlainLines(LiveProgress):
         if event.status == SKIPPED:
             note = "  (no scripts to run)"
         elif event.status == FAILED:
-            note = f"  {one_line(event.error_name)}: {one_line(event.message)}"
+            note = f"  {terminal_line(event.error_name)}: {terminal_line(event.message)}"
         elif event.message:
-            note = f"  {one_line(event.message)}"
+            note = f"  {terminal_line(event.message)}"
         self._write(
-            f"  {one_line(event.host):<{width}} {event.event:<20} {status_word(event.status):<10} "
+            f"  {terminal_line(event.host):<{width}} {event.event:<20} {status_word(event.status):<10} "
             f"{event.duration:7.2f}s{note}"
         )
 
     def wait_changed(self, host: str, text: str) -> None:
-        self._write(f"host {one_line(host)}: {one_line(text) if text else 'answers again'}")
+        self._write(f"host {terminal_line(host)}: {terminal_line(text) if text else 'answers again'}")
 
     def host_ended(self, outcome: HostOutcome) -> None:
         took = f" in {_seconds(outcome.duration)}" if outcome.status != SKIPPED else ""
-        reason = f": {one_line(outcome.reason)}" if outcome.reason else ""
-        self._write(f"host {one_line(outcome.host)} {status_word(outcome.status)}{took}{reason}")
+        reason = f": {terminal_line(outcome.reason)}" if outcome.reason else ""
+        self._write(f"host {terminal_line(outcome.host)} {status_word(outcome.status)}{took}{reason}")
 
     def _write(self, line: str) -> None:
         self.write(line.rstrip() + "\n")
@@ -382,11 +382,11 @@ class LiveTable(LiveProgress):
             ("  ", ""),
             (done, "31" if failed else ""),
             (
-                f"  {(d.finished or now) - d.started:.1f}s  {one_line(d.config)}  group {one_line(d.group)}",
+                f"  {(d.finished or now) - d.started:.1f}s  {terminal_line(d.config)}  group {terminal_line(d.group)}",
                 "",
             ),
         ]
-        hw = min(30, max([len(one_line(state[1])) for state in states] + [4]))
+        hw = min(30, max([len(terminal_line(state[1])) for state in states] + [4]))
         titles = f"  {'BATCH':>5}  {'HOST':<{hw}}  {'STATUS':<11}  {'EVENT':<20}  {'ELAPSED':>8}"
         lines = [self._paint(header, columns), self._paint([(titles, "2")], columns)]
         shown = list(range(len(states)))
@@ -397,10 +397,10 @@ class LiveTable(LiveProgress):
         for batch, host, status, event, elapsed in (states[i] for i in shown):
             waiting = self.waiting.get(host, "") if status == IN_PROGRESS else ""
             cells = [
-                (f"  {batch or '-':>5}  {_fit(one_line(host), hw):<{hw}}  ", ""),
+                (f"  {batch or '-':>5}  {_fit(terminal_line(host), hw):<{hw}}  ", ""),
                 (f"{status_word(status):<11}", _COLOURS.get(status, "")),
                 (f"  {event:<20}  {elapsed:>8}", ""),
-                (f"  {one_line(waiting)}" if waiting else "", "33"),
+                (f"  {terminal_line(waiting)}" if waiting else "", "33"),
             ]
             lines.append(self._paint(cells, columns))
         if len(shown) < len(states):

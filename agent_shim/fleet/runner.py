@@ -17,6 +17,8 @@ import zipfile
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple
 
+from appspec_tools.fileio import write_atomically
+
 SHEBANG = b"#!/usr/bin/env python3\n"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date
 MAIN = (
@@ -99,12 +101,7 @@ def build_runner(cache_dir: Optional[str] = None) -> RunnerZipapp:
     directory = cache_dir or default_cache_dir()
     path = os.path.join(directory, f"runner-{checksum[:16]}.pyz")
     if not _has_checksum(path, checksum):
-        os.makedirs(directory, exist_ok=True)
-        temporary = f"{path}.{os.getpid()}.tmp"
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, 0o755)
-        os.replace(temporary, path)  # atomic: a concurrent build never sees half a file
+        write_atomically(path, data, mode=0o755)  # a concurrent build never sees half a file
     return RunnerZipapp(path, checksum, len(data))
 
 

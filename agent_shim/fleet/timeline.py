@@ -27,6 +27,7 @@ from agent_shim.fleet.contracts import (
     HostEvent,
     HostOutcome,
 )
+from appspec_tools.errors import one_line
 from appspec_tools.lifecycle import EC2_ORDER, ECS_ORDER
 
 TAIL_LINES = 10
@@ -44,8 +45,9 @@ def clean(text: str) -> str:
     return _CONTROLS.sub(" ", _ESCAPES.sub("", text.expandtabs(4)))
 
 
-def one_line(text: str) -> str:
-    return " ".join(clean(text.replace("\r", " ").replace("\n", " ")).split())
+def terminal_line(text: str) -> str:
+    """A text as one line that is safe on a terminal: escapes removed, controls and line breaks spaces."""
+    return one_line(clean(text))
 
 
 def status_word(status: str) -> str:
@@ -248,7 +250,7 @@ def _host_row(
     about = f"{host}: {status_word(status)}" + (f" — {outcome.reason}" if outcome.reason else "")
     parts = [
         f'<g class="host" data-host="{_x(host)}">',
-        f'<text x="{PAD + BATCH_W}" y="{y + 16}" fill="#222">{_x(_fit(one_line(host), 26))}<title>{_x(about)}</title></text>',
+        f'<text x="{PAD + BATCH_W}" y="{y + 16}" fill="#222">{_x(_fit(terminal_line(host), 26))}<title>{_x(about)}</title></text>',
     ]
     for event in outcome.events:
         running = event.status == IN_PROGRESS  # when the deployment was interrupted: draw it to the end
@@ -267,7 +269,7 @@ def _host_row(
             f'width="{width:.1f}" height="{BAR}" {style}><title>{_x(tip)}</title></rect>'
         )
     if not outcome.events and status in (SKIPPED, PENDING):
-        note = one_line(outcome.reason) or "not attempted"
+        note = terminal_line(outcome.reason) or "not attempted"
         if not note.startswith("not attempted"):
             note = f"not attempted: {note}"
         parts.append(

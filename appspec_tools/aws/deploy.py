@@ -20,8 +20,9 @@ from appspec_tools.aws.report import Clock, LiveView, document, summary, utc_now
 from appspec_tools.aws.s3 import S3Location, check_bucket_region
 from appspec_tools.aws.session import AwsClients, connect
 from appspec_tools.bundler import BundleError, LintRefused, human_size, report_refusal
+from appspec_tools.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from appspec_tools.errors import EXIT_USAGE as EXIT_ERROR
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 Ask = Callable[[str], str]
 
 

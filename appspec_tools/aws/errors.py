@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Dict, Iterator, Optional
 
-from appspec_tools.errors import CommandError
+from appspec_tools.errors import CommandError, one_line
 
 
 class AwsError(CommandError):
@@ -31,14 +31,10 @@ _OTHER_REGION = {
 }
 
 
-def _one_line(text: Any) -> str:
-    return " ".join(str(text).split())
-
-
 def _client_error(exc: Any, context: Dict[str, Any]) -> str:
     error = exc.response.get("Error", {}) or {}
     code = str(error.get("Code", "") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-    message = _one_line(error.get("Message", "") or "")
+    message = one_line(error.get("Message", "") or "")
     operation = getattr(exc, "operation_name", "") or "the request"
     region = context.get("region") or "this region"
     app, group, bucket = context.get("application"), context.get("group"), context.get("bucket")
@@ -100,12 +96,12 @@ def explain(exc: BaseException, context: Optional[Dict[str, Any]] = None) -> Opt
     if isinstance(exc, bce.NoRegionError):
         return "no AWS region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or set `region` in the profile"
     if isinstance(exc, (bce.SSOTokenLoadError, bce.TokenRetrievalError, bce.UnauthorizedSSOTokenError)):
-        return f"the AWS SSO session is missing or expired ({_one_line(exc)}); run `aws sso login`"
+        return f"the AWS SSO session is missing or expired ({one_line(exc)}); run `aws sso login`"
     if isinstance(exc, (bce.EndpointConnectionError, bce.ConnectTimeoutError, bce.ReadTimeoutError)):
         where = exc.kwargs.get("endpoint_url", "the AWS endpoint")
         return f"cannot reach {where}: check the region ({context.get('region')}), the network and any proxy"
     if isinstance(exc, bce.BotoCoreError):
-        return _one_line(exc)
+        return one_line(exc)
     return None
 
 

@@ -24,8 +24,9 @@ from appspec_tools.bundler import (
     report_refusal,
     sha256_of,
 )
-
-EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
+from appspec_tools.errors import EXIT_FAILED as EXIT_REFUSED
+from appspec_tools.errors import EXIT_OK
+from appspec_tools.errors import EXIT_USAGE as EXIT_ERROR
 
 
 @dataclass(frozen=True)

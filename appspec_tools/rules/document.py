@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Iterator, Optional
 
+from appspec_tools.agent_names import FILE_EXISTS_BEHAVIORS
 from appspec_tools.nodes import Mapping, Node, Scalar, describe
 from appspec_tools.rules import ERROR, WARNING, Context, Finding, did_you_mean, rule, unknown_keys
 
 EC2_TOP_KEYS = ("version", "os", "files", "permissions", "hooks", "file_exists_behavior")
-FILE_EXISTS_VALUES = ("DISALLOW", "OVERWRITE", "RETAIN")
 
 
 def version_node(ctx: Context) -> Optional[Node]:
@@ -170,9 +170,9 @@ def file_exists_behavior(ctx: Context) -> Iterator[Finding]:
     if node is None or (isinstance(node, Scalar) and node.tag == "null"):
         return
     value = node.value if isinstance(node, Scalar) else None
-    if value in FILE_EXISTS_VALUES:
+    if value in FILE_EXISTS_BEHAVIORS:
         return
-    guess = did_you_mean(value, FILE_EXISTS_VALUES) if isinstance(value, str) else None
+    guess = did_you_mean(value, FILE_EXISTS_BEHAVIORS) if isinstance(value, str) else None
     shown = node.text if isinstance(node, Scalar) else describe(node)
     tip = f"; did you mean {guess}?" if guess else ""
     yield Finding(node, f"invalid file_exists_behavior ({shown}){tip}")

@@ -8,12 +8,12 @@ import posixpath
 import re
 from typing import FrozenSet, Iterator, List, NamedTuple, Optional, Tuple
 
+from appspec_tools.agent_names import APPSPEC_NAMES
 from appspec_tools.nodes import Mapping, Node, Scalar
 from appspec_tools.rules import ERROR, WARNING, Context, Finding, list_of, rule
 from appspec_tools.rules.files import file_copies
 from appspec_tools.rules.permissions import _entries, _given, _text, _types
 
-APPSPEC_NAMES = ("appspec.yml", "appspec.yaml", "appspec.json")
 HEAD = "version: 0.0\nos: linux\n"
 COPY = "files:\n  - source: /\n    destination: /opt/app\n"
 

@@ -7,9 +7,10 @@ import posixpath
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Tuple
 
+from appspec_tools.agent_names import APPSPEC_NAMES
 from appspec_tools.lifecycle import EC2_SCRIPTABLE
 from appspec_tools.nodes import Mapping, Scalar
-from appspec_tools.revision import APPSPEC_NAMES, DIR, FILE, Revision
+from appspec_tools.revision import DIR, FILE, Revision
 from appspec_tools.rules import ERROR, INFO, WARNING, Context, Finding, declare, list_of, rule
 
 MAX_SCRIPT_BYTES = 1024 * 1024
