@@ -7,7 +7,7 @@ Looked up from the current directory upwards, stopping at the first folder that 
 from __future__ import annotations
 
 import os
-from typing import Any, FrozenSet, List, Optional
+from typing import Any, FrozenSet, Optional
 
 from appspec_tools.errors import UsageError
 from appspec_tools.lifecycle import PLATFORMS
@@ -31,7 +31,6 @@ class LintConfig:
         self.platform: Optional[str] = None
         self.max_file_size: Optional[int] = None
         self.path = path
-        self.warnings: List[str] = []
 
 
 def find_config(start: str = ".") -> Optional[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, List, TextIO
+from typing import Callable, Dict, List, TextIO
 
 from appspec_tools import __version__
 from appspec_tools.problem import Problem, Severity
@@ -181,7 +181,3 @@ def github(problems: List[Problem], files: int, out: TextIO, colour: bool) -> No
             f"::{_GITHUB_COMMAND[p.severity]} {props}::{_escape_data(p.rule_id + ' ' + p.message + hint)}\n"
         )
     out.write(summary(problems, files) + "\n")
-
-
-def names() -> Iterable[str]:
-    return FORMATTERS.keys()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from appspec_tools.agent_names import APPSPEC_NAMES as APPSPEC_NAMES  # re-exported
 from appspec_tools.bundle_types import is_archive
@@ -13,6 +13,9 @@ from appspec_tools.platforms import detect_platform
 from appspec_tools.problem import Problem, Severity
 from appspec_tools.rules import Context, Finding, Rule, rules_for
 from appspec_tools.source import MAX_FILE_BYTES, Source, read_source
+
+if TYPE_CHECKING:  # the archive readers are imported only to lint a revision
+    from appspec_tools.revision import Revision
 
 SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache"}
@@ -51,7 +54,7 @@ def lint_bytes(
     platform: Optional[str] = None,
     disabled: Iterable[str] = (),
     enabled: Iterable[str] = (),
-    revision: Any = None,
+    revision: Optional[Revision] = None,
     fmt: Optional[str] = None,
     max_bytes: int = MAX_FILE_BYTES,
     source: Optional[Source] = None,
@@ -262,7 +265,9 @@ def _lint_bundle(path: str, options: LintOptions) -> List[Problem]:
         raise LintError(str(exc)) from None
 
 
-def _lint_one(raw: bytes, path: str, options: LintOptions, revision: Any = None) -> List[Problem]:
+def _lint_one(
+    raw: bytes, path: str, options: LintOptions, revision: Optional[Revision] = None
+) -> List[Problem]:
     return lint_bytes(
         raw,
         path,
@@ -274,9 +279,11 @@ def _lint_one(raw: bytes, path: str, options: LintOptions, revision: Any = None)
     )
 
 
-def _lint_revision(rev: Any, options: LintOptions) -> List[Problem]:
+def _lint_revision(rev: Revision, options: LintOptions) -> List[Problem]:
     """An AppSpec linted with its revision: its own problems plus the bundle cross-checks."""
-    problems = list(rev.problems(options.disabled))
+    from appspec_tools.rules.revision_bundle import revision_problems
+
+    problems = list(revision_problems(rev, options.disabled))
     if rev.appspec_member is None:
         return problems
     raw = rev.read(rev.appspec_member, options.max_bytes + 1)
@@ -284,7 +291,7 @@ def _lint_revision(rev: Any, options: LintOptions) -> List[Problem]:
     return problems
 
 
-def lint_revision(revision: Any, options: Optional[LintOptions] = None) -> List[Problem]:
+def lint_revision(revision: Revision, options: Optional[LintOptions] = None) -> List[Problem]:
     """Every problem of an open revision (appspec_tools.revision.open_revision), sorted."""
     return sorted(_lint_revision(revision, options or LintOptions()), key=Problem.sort_key)
 

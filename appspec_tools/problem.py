@@ -15,13 +15,6 @@ class Severity(enum.IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
-    @classmethod
-    def parse(cls, text: str) -> Severity:
-        try:
-            return cls[text.strip().upper()]
-        except KeyError:
-            raise ValueError(f"unknown severity {text!r}: use error, warning or info") from None
-
 
 class Problem(NamedTuple):
     """One finding, located. A NamedTuple (immutable like a frozen dataclass): importing `dataclasses`

@@ -1,8 +1,9 @@
 """Revisions as the agent unpacks them: a directory, or a zip / tar / tgz bundle read in memory.
 
-Listing and reading live here, apart from linting (appspec_tools.rules.revision), so that the deploy
-shim can reuse `open_revision`, `Entry`, `clean_name` and `unsafe_reason` and add safe extraction.
-Archives are never extracted here; the number of entries and every read are bounded.
+Listing and reading live here, apart from linting, so that the deploy shim can reuse `open_revision`,
+`Entry`, `clean_name` and `unsafe_reason` and add safe extraction. This module states facts (an entry
+and why it is unsafe); appspec_tools.rules.revision_bundle turns them into problems. Archives are never
+extracted here; the number of entries and every read are bounded.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass, replace
-from typing import IO, Callable, Dict, Iterable, Iterator, List, Literal, Optional, Set, Tuple
+from typing import IO, Callable, Dict, Iterator, List, Literal, NamedTuple, Optional, Set, Tuple
 
 from appspec_tools.agent_names import APPSPEC_NAMES
 from appspec_tools.bundle_types import ARCHIVE_SUFFIXES, sniff_archive
 from appspec_tools.bundle_types import is_archive as is_archive  # re-exported: part of this module's API
 from appspec_tools.errors import InputError
-from appspec_tools.problem import Problem
 
 MAX_ENTRIES = 100_000
 MAX_LINK_HOPS = 40
@@ -38,6 +38,19 @@ _READ_ERRORS = (
     NotImplementedError, ValueError, KeyError, struct.error,
 )  # fmt: skip
 Lookup = Callable[[str], Optional["Entry"]]
+# Why an entry is unsafe to unpack.
+ABSOLUTE = "absolute"  # an absolute name or a `..` component
+HARDLINK_OUT = "hardlink-out"  # a hard link to a path outside the archive
+THROUGH_SYMLINK = "through-symlink"  # written through one of the archive's own symlinks
+SPECIAL = "special"  # a device, FIFO, socket or other special file
+SETUID = "setuid"  # a setuid file, or a setgid one (the agent keeps the bit)
+SYMLINK_OUT = "symlink-out"  # a symlink pointing outside the archive (the agent keeps it as a link)
+# The lint rule each kind is reported under (appspec_tools.rules.revision_bundle); `Revision.unsafe` gives the
+# deploy shim these ids.
+RULE_IDS = {
+    ABSOLUTE: "REV003", HARDLINK_OUT: "REV004", THROUGH_SYMLINK: "REV004", SPECIAL: "REV005",
+    SETUID: "REV006", SYMLINK_OUT: "REV018",
+}  # fmt: skip
 
 
 class RevisionError(InputError):
@@ -57,6 +70,14 @@ class Entry:
 
 
 ROOT = Entry("", DIR, None)
+
+
+class UnsafeEntry(NamedTuple):
+    """A member unsafe to unpack: which, why (one of the kinds above), and the reason in words."""
+
+    entry: Entry
+    kind: str
+    reason: str
 
 
 def clean_name(raw: str, backslashes: bool = False) -> Optional[str]:
@@ -103,26 +124,26 @@ def resolve(lookup: Lookup, path: str, base: str = "", follow: bool = True) -> T
 
 
 def unsafe_reason(entry: Entry, lookup: Lookup, backslashes: bool = False) -> Optional[Tuple[str, str]]:
-    """Why unpacking an archive member is unsafe, as (rule id, reason), or None. `lookup` finds the other
+    """Why unpacking an archive member is unsafe, as (kind, reason), or None. `lookup` finds the other
     members by clean name, so links are checked through the archive's own symlinks as well as lexically."""
     name = clean_name(entry.raw or entry.name, backslashes)
     if name is None:
-        return "REV003", f"entry {entry.raw!r} has an absolute path or a `..` component"
+        return ABSOLUTE, f"entry {entry.raw!r} has an absolute path or a `..` component"
     if entry.kind in (SYMLINK, HARDLINK):
         base = posixpath.dirname(name) if entry.kind == SYMLINK else ""
         lexical = clean_name(posixpath.normpath(posixpath.join(base, entry.target or ".")))
         status = resolve(lookup, entry.target, base, follow=entry.kind == SYMLINK)[1]
         if lexical is None or status == "escapes":
             if entry.kind == SYMLINK:  # the agent keeps it as a link, and so do we
-                return "REV018", f"symlink {name} -> {entry.target} points outside the archive"
-            return "REV004", f"hard link {name} -> {entry.target} points outside the archive"
+                return SYMLINK_OUT, f"symlink {name} -> {entry.target} points outside the archive"
+            return HARDLINK_OUT, f"hard link {name} -> {entry.target} points outside the archive"
     if entry.kind in (DEVICE, OTHER):
         what = "a device file" if entry.kind == DEVICE else "a FIFO, socket or other special file"
-        return "REV005", f"entry {name} is {what}"
+        return SPECIAL, f"entry {name} is {what}"
     mode = entry.mode or 0
     if mode & stat.S_ISUID or (mode & stat.S_ISGID and entry.kind != DIR):
         bit = "setuid" if mode & stat.S_ISUID else "setgid"
-        return "REV006", f"entry {name} has the {bit} bit (mode {mode:04o})"
+        return SETUID, f"entry {name} has the {bit} bit (mode {mode:04o})"
     return None
 
 
@@ -149,9 +170,14 @@ class Revision:
         """Every member, named from the archive (or directory) root."""
         raise NotImplementedError
 
-    def unsafe(self) -> Iterator[Tuple[Entry, str, str]]:
-        """(entry, rule id, reason) for each member that is unsafe to unpack (a directory has none)."""
+    def unsafe_entries(self) -> Iterator[UnsafeEntry]:
+        """Each member that is unsafe to unpack (a directory has none)."""
         return iter(())
+
+    def unsafe(self) -> Iterator[Tuple[Entry, str, str]]:
+        """(entry, rule id, reason) for each unsafe member: the deploy shim's view, by lint rule id."""
+        for found in self.unsafe_entries():
+            yield found.entry, RULE_IDS[found.kind], found.reason
 
     def close(self) -> None:
         pass
@@ -207,16 +233,6 @@ class Revision:
         for entry in self.archive_entries():
             if entry.name.startswith(self.prefix) and entry.name != self.prefix.rstrip("/"):
                 yield replace(entry, name=entry.name[len(self.prefix) :])
-
-    def problems(self, disabled: Iterable[str] = frozenset()) -> Iterator[Problem]:
-        """Revision-level problems (not inside the AppSpec), at line 1, column 1 of the revision path."""
-        from appspec_tools.rules import all_rules
-        from appspec_tools.rules.revision import revision_findings
-
-        rules, off = all_rules(), frozenset(disabled)
-        for rule_id, message in revision_findings(self):
-            if rule_id not in off:
-                yield Problem(self.path, 1, 1, rule_id, rules[rule_id].severity, message, rules[rule_id].hint)
 
 
 class DirectoryRevision(Revision):
@@ -308,12 +324,12 @@ class ArchiveRevision(Revision):
         yield from self._by_name.values()
         yield from (Entry(name, DIR, None) for name in sorted(self._dirs - set(self._by_name)))
 
-    def unsafe(self) -> Iterator[Tuple[Entry, str, str]]:
+    def unsafe_entries(self) -> Iterator[UnsafeEntry]:
         links = {entry.name for entry in self.members if entry.kind == SYMLINK}
         for entry in self.members:
             found = unsafe_reason(entry, self._lookup, self._backslashes) or _under_symlink(entry, links)
             if found is not None:
-                yield entry, found[0], found[1]
+                yield UnsafeEntry(entry, *found)
 
     def close(self) -> None:
         self._close()
@@ -325,7 +341,7 @@ def _under_symlink(entry: Entry, links: Set[str]) -> Optional[Tuple[str, str]]:
     through = next((p for p in ("/".join(parts[:i]) for i in range(1, len(parts))) if p in links), None)
     if through is None:
         return None
-    return "REV004", f"entry {entry.name} would be written through the symlink {through}"
+    return THROUGH_SYMLINK, f"entry {entry.name} would be written through the symlink {through}"
 
 
 def _kind(mode: int) -> str:

@@ -10,51 +10,45 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
 from appspec_tools.agent_names import FILE_EXISTS_BEHAVIORS
-from appspec_tools.errors import UsageError
-from appspec_tools.fileio import write_atomically
+from appspec_tools.init_files import (
+    PlannedFile,
+    appspec_text,
+    env_value,
+    existing_appspec,
+    hook_source,
+    literal,
+    refuse_lint_errors,
+    write_files,
+)
+from appspec_tools.init_values import (
+    DEFAULT_HOOKS,
+    HOOK_CHOICES,
+    InitError,
+    absolute,
+    app_name,
+    capacity_provider,
+    comma_list,
+    flag_name,
+    nearest,
+    one_of,
+    parse_hooks,
+    source_in,
+    tcp_port,
+    user_name,
+)
 
-DEFAULT_HOOKS = "stop,after-install,start,validate"
 DEFAULT_PORT = 8080
 SCRIPTS_DIR = "scripts"
 CONFIG_FILE = "hooks.env"  # beside the scripts: the first place hookkit looks (docs/hooks.md)
 # What `appspec deploy --install-root DIR` installs under and gives the hooks; unset (empty) on a real host.
 INSTALL_ROOT = "${INSTALL_ROOT:-}"
-APPSPEC_NAMES = ("appspec.yml", "appspec.yaml", "appspec.json")
 SHARED_MODULES = ("hookkit.py",)
 LB_MODULES = ("loadbalancer.py",)
 
-
-@dataclass(frozen=True)
-class HookChoice:
-    """A hook script of hooks/ and where init wires it. Timeouts leave room for the script's own deadline
-    (docs/hooks.md) and keep every event's total under 3600 s whatever is chosen."""
-
-    name: str
-    script: str
-    event: str
-    app_event: str  # the event with `--lb-events app` (no CodeDeploy load balancer)
-    timeout: int
-    aliases: Tuple[str, ...] = ()
-
-
-# In this order within an event: drain before stopping, register after the health check passes.
-HOOK_CHOICES = (
-    HookChoice(
-        "deregister", "deregister_from_lb.py", "BeforeBlockTraffic", "ApplicationStop", 400, ("drain",)
-    ),
-    HookChoice("stop", "application_stop.py", "ApplicationStop", "ApplicationStop", 180),
-    HookChoice("before-install", "before_install.py", "BeforeInstall", "BeforeInstall", 300),
-    HookChoice("after-install", "after_install.py", "AfterInstall", "AfterInstall", 600, ("install",)),
-    HookChoice("start", "application_start.py", "ApplicationStart", "ApplicationStart", 180),
-    HookChoice("validate", "validate_service.py", "ValidateService", "ValidateService", 360, ("health",)),
-    HookChoice("register", "register_with_lb.py", "AfterAllowTraffic", "ValidateService", 360),
-)
 
 # EC2 flags that are read only when one of these hooks is chosen.
 _LB = ("deregister", "register")
@@ -67,10 +61,6 @@ _FLAG_NEEDS_HOOKS = {
         ("lb_events", "target_group_arns", "haproxy_socket", "haproxy_backends", "haproxy_server"), _LB
     ),
 }
-
-
-class InitError(UsageError):
-    """A usage problem: printed as one line, exit 2, nothing written."""
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +89,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     ec2("--source", help="what to install, relative to DIR (default: / = the whole revision)")
     ec2(
         "--destination",
-        type=_absolute,
+        type=absolute,
         metavar="PATH",
         help="install folder, APP_DIR (default: /opt/DIRNAME)",
     )
@@ -111,14 +101,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="deregister/register in BeforeBlockTraffic/AfterAllowTraffic (traffic, the default) or, "
         "for a group without a CodeDeploy load balancer, in ApplicationStop/ValidateService (app)",
     )
-    ec2("--runas", type=_user_name, metavar="USER", help="run every hook script as this user")
+    ec2("--runas", type=user_name, metavar="USER", help="run every hook script as this user")
     ec2(
         "--file-exists-behavior",
         type=str.upper,
         choices=FILE_EXISTS_BEHAVIORS,
         help="what Install does with a file already at a target path (default: the deployment's setting)",
     )
-    ec2("--port", type=_port, help=f"APP_PORT, the port the app listens on (default: {DEFAULT_PORT})")
+    ec2("--port", type=tcp_port, help=f"APP_PORT, the port the app listens on (default: {DEFAULT_PORT})")
     ec2("--health-url", metavar="URL", help="HEALTH_URL (default: http://127.0.0.1:PORT/health)")
     ec2("--start-command", metavar="CMD", help="APP_START_COMMAND: runs the app in the foreground")
     ec2("--systemd-unit", metavar="UNIT", help="APP_SYSTEMD_UNIT: stop/start this unit instead")
@@ -129,12 +119,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     ecs = group("Amazon ECS", "ecs")
     ecs("--task-definition", metavar="ARN", help="task definition ARN (required)")
     ecs("--container-name", metavar="NAME", help="container that receives traffic (required)")
-    ecs("--container-port", type=_port, metavar="PORT", help="its port (required)")
+    ecs("--container-port", type=tcp_port, metavar="PORT", help="its port (required)")
     ecs("--platform-version", metavar="VERSION", help="Fargate platform version, e.g. LATEST")
     ecs("--subnets", metavar="IDS", help="subnet-... ids, comma-separated (with --security-groups)")
     ecs("--security-groups", metavar="IDS", help="sg-... ids, comma-separated (with --subnets)")
     ecs("--assign-public-ip", type=str.upper, choices=("ENABLED", "DISABLED"), help="default: DISABLED")
-    ecs("--capacity-provider", type=_capacity_provider, action="append", metavar="NAME[:WEIGHT[:BASE]]")
+    ecs("--capacity-provider", type=capacity_provider, action="append", metavar="NAME[:WEIGHT[:BASE]]")
     lam = group("AWS Lambda", "lambda")
     lam("--function-name", metavar="NAME", help="function name (required)")
     lam("--alias", metavar="ALIAS", help="alias that shifts traffic (required)")
@@ -163,13 +153,13 @@ def _init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     terminal = sys.stdin is not None and sys.stdin.isatty() and getattr(out, "isatty", lambda: False)()
     interactive = terminal and not args.no_input
     ask = Prompter(args, interactive, out)
-    platform = ask.get("platform", "Platform (ec2, ecs, lambda)", "ec2", _choice(("ec2", "ecs", "lambda")))
+    platform = ask.get("platform", "Platform (ec2, ecs, lambda)", "ec2", one_of(("ec2", "ecs", "lambda")))
     for dest, owner in args.platform_of.items():
         if getattr(args, dest) is not None and owner != platform:
-            raise InitError(f"{_flag(dest)} is for --platform {owner}, not {platform}")
+            raise InitError(f"{flag_name(dest)} is for --platform {owner}, not {platform}")
     if args.hook and platform == "ec2":
         raise InitError("--hook is for --platform ecs or lambda; on ec2 choose scripts with --hooks")
-    name = _existing_appspec(directory) or ("appspec.yml" if platform == "ec2" else "appspec.yaml")
+    name = existing_appspec(directory) or ("appspec.yml" if platform == "ec2" else "appspec.yaml")
     if platform == "ec2":
         spec, files, notes = _ec2(ask, directory)
     else:
@@ -178,9 +168,9 @@ def _init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise InitError(
             f"--platform {platform} needs {', '.join(ask.missing)} (or answer prompts on a terminal)"
         )
-    files.insert(0, PlannedFile(name, _appspec_text(spec, name).encode("utf-8"), 0o644))
-    _refuse_lint_errors(files[0])
-    _write(directory, files, args.force)
+    files.insert(0, PlannedFile(name, appspec_text(spec, name).encode("utf-8"), 0o644))
+    refuse_lint_errors(files[0])
+    write_files(directory, files, args.force)
     for planned in files:
         out.write(f"wrote {os.path.normpath(os.path.join(directory, planned.path))}\n")
     report = lint_paths([directory], LintOptions())
@@ -213,13 +203,13 @@ class Prompter:
         value = getattr(self.args, dest)
         if value is None and not self.interactive:
             if required:
-                self.missing.append(_flag(dest))
+                self.missing.append(flag_name(dest))
             value = default
         if value is not None or not self.interactive:  # argparse converted most flags; not defaults
             try:
                 return self._set(dest, check(value) if check and isinstance(value, str) else value)
             except argparse.ArgumentTypeError as exc:
-                raise InitError(f"{_flag(dest)}: {exc}") from None
+                raise InitError(f"{flag_name(dest)}: {exc}") from None
         shown = " (required)" if required else f" [{'none' if default in (None, '') else default}]"
         while True:
             self.out.write(f"{question}{shown}: ")
@@ -227,7 +217,9 @@ class Prompter:
             try:
                 line = input().strip()
             except EOFError:
-                raise InitError(f"no answer for {question!r} (end of input); pass {_flag(dest)}") from None
+                raise InitError(
+                    f"no answer for {question!r} (end of input); pass {flag_name(dest)}"
+                ) from None
             if not line and required:
                 self.out.write("  a value is required\n")
                 continue
@@ -242,20 +234,13 @@ class Prompter:
         return value
 
 
-@dataclass(frozen=True)
-class PlannedFile:
-    path: str  # relative to the revision folder, with /
-    data: bytes
-    mode: int
-
-
 def _ec2(ask: Prompter, directory: str) -> Tuple[Any, List[PlannedFile], List[str]]:
     from appspec_tools.model import AppSpec, FileMapping, HookScript, LifecycleHooks
 
     args = ask.args
-    source = ask.get("source", "Install which files (relative to DIR; / = all)", "/", _source_in(directory))
-    default_destination = "/opt/" + _app_name(directory)
-    destination = ask.get("destination", "Install them to (APP_DIR)", default_destination, _absolute)
+    source = ask.get("source", "Install which files (relative to DIR; / = all)", "/", source_in(directory))
+    default_destination = "/opt/" + app_name(directory)
+    destination = ask.get("destination", "Install them to (APP_DIR)", default_destination, absolute)
     chosen = ask.get(
         "hooks", f"Hooks ({', '.join(c.name for c in HOOK_CHOICES)}, all, none)", DEFAULT_HOOKS, parse_hooks
     )
@@ -263,24 +248,24 @@ def _ec2(ask: Prompter, directory: str) -> Tuple[Any, List[PlannedFile], List[st
     for dest, needs in _FLAG_NEEDS_HOOKS.items():
         if getattr(args, dest) is not None and not names & set(needs):
             raise InitError(
-                f"{_flag(dest)} is used by the {' or '.join(needs)} hook, which --hooks leaves out"
+                f"{flag_name(dest)} is used by the {' or '.join(needs)} hook, which --hooks leaves out"
             )
     has_lb = bool(names & set(_LB))
     if has_lb:
         question = (
             "Load-balancer hooks in traffic events (the group has a CodeDeploy load balancer) or app events"
         )
-        ask.get("lb_events", question, "traffic", _choice(("traffic", "app")))
+        ask.get("lb_events", question, "traffic", one_of(("traffic", "app")))
         ask.get("target_group_arns", "ELBv2 target group ARNs (comma-separated)")
     if names & {"start", "validate"} and not (names == {"validate"} and args.health_url):
-        ask.get("port", "Port the app listens on (APP_PORT)", str(DEFAULT_PORT), _port)
+        ask.get("port", "Port the app listens on (APP_PORT)", str(DEFAULT_PORT), tcp_port)
     if "start" in names and not args.systemd_unit:
         ask.get("start_command", "Command that runs the app in the foreground (APP_START_COMMAND)")
     if "validate" in names:
         ask.get(
             "health_url", "Health check URL", f"http://127.0.0.1:{args.port}/health" if args.port else None
         )
-    runas = ask.get("runas", "Run the hooks as user (runas)", None, _user_name)
+    runas = ask.get("runas", "Run the hooks as user (runas)", None, user_name)
     app_events = args.lb_events == "app"
     events: Dict[str, List[Any]] = {}
     for choice in chosen:
@@ -310,13 +295,13 @@ def hooks_env(args: argparse.Namespace, names: set) -> Tuple[str, List[str]]:
         "# overridden by environment variables of the same name. Every setting: docs/hooks.md.",
         "# Relative paths resolve against APP_DIR; ${NAME} refers to another setting or a deployment variable.",
         "# INSTALL_ROOT is set by `appspec deploy --install-root` (rehearsals without root); empty on real hosts.",
-        f"APP_DIR={_env_value(INSTALL_ROOT + _literal(args.destination))}",
+        f"APP_DIR={env_value(INSTALL_ROOT + literal(args.destination))}",
     ]
     todo: List[str] = []
 
     def setting(name: str, value: Any, missing: str = "") -> None:
         if value not in (None, ""):
-            lines.append(f"{name}={_env_value(str(value))}")
+            lines.append(f"{name}={env_value(str(value))}")
         elif missing:
             lines.extend([f"# To do: {missing}", f"# {name}="])
             todo.append(f"set {name} in {SCRIPTS_DIR}/{CONFIG_FILE}: {missing}")
@@ -349,19 +334,19 @@ def _ecs(ask: Prompter) -> Any:
     args = ask.args
     task = ask.get("task_definition", "Task definition ARN", required=True)
     container = ask.get("container_name", "Container name", required=True)
-    port = ask.get("container_port", "Container port", None, _port, required=True)
+    port = ask.get("container_port", "Container port", None, tcp_port, required=True)
     network = None
     if ask.get("subnets", "Subnet ids for the new tasks (comma-separated; empty: the service's)"):
         ask.get("security_groups", "Security group ids (comma-separated)", required=True)
         ask.get(
-            "assign_public_ip", "Assign a public IP", "DISABLED", _choice(("ENABLED", "DISABLED"), str.upper)
+            "assign_public_ip", "Assign a public IP", "DISABLED", one_of(("ENABLED", "DISABLED"), str.upper)
         )
     if args.subnets or args.security_groups or args.assign_public_ip:
         if not (args.subnets and args.security_groups):
             raise InitError("--subnets and --security-groups go together (with --assign-public-ip)")
         network = AwsvpcConfiguration(
-            tuple(_items(args.subnets)),
-            tuple(_items(args.security_groups)),
+            tuple(comma_list(args.subnets)),
+            tuple(comma_list(args.security_groups)),
             args.assign_public_ip or "DISABLED",
         )
     strategy = tuple(CapacityProviderStrategyItem(*item) for item in args.capacity_provider or ())
@@ -388,205 +373,14 @@ def _hook_functions(ask: Prompter, platform: str) -> Tuple[Any, ...]:
     events = SCRIPTABLE[platform]
     if ask.args.hook is None and ask.interactive:
         answer = ask.get("hook", f"Hook functions, EVENT=FUNCTION comma-separated ({', '.join(events)})")
-        ask.args.hook = _items(answer or "")
+        ask.args.hook = comma_list(answer or "")
     hooks = []
     for text in ask.args.hook or ():
         event, _, function = (part.strip() for part in text.partition("="))
         if event not in events or not function:
-            near = _nearest(event, events)
+            near = nearest(event, events)
             raise InitError(
                 f"--hook {text}: expected EVENT=FUNCTION with EVENT one of {', '.join(events)}{near}"
             )
         hooks.append(HookFunction(event, function))
     return tuple(hooks)
-
-
-# -- answers: a check raises ArgumentTypeError, which argparse shows for a flag and init at its prompt
-
-
-def parse_hooks(text: str) -> Tuple[HookChoice, ...]:
-    """Short names (or aliases, or the script names) to hook choices, in wiring order."""
-    names = set()
-    for raw in text.split(","):
-        word = raw.strip().lower().replace("_", "-")
-        word = word[: -len(".py")] if word.endswith(".py") else word
-        if word in ("", "none"):
-            continue
-        if word == "all":
-            names |= {c.name for c in HOOK_CHOICES}
-            continue
-        for choice in HOOK_CHOICES:
-            if word in (choice.name, choice.script[:-3].replace("_", "-")) + choice.aliases:
-                names.add(choice.name)
-                break
-        else:
-            near = _nearest(word, [c.name for c in HOOK_CHOICES])
-            raise argparse.ArgumentTypeError(
-                f"unknown hook {raw.strip()!r}{near}; use {', '.join(c.name for c in HOOK_CHOICES)}"
-            )
-    return tuple(c for c in HOOK_CHOICES if c.name in names)
-
-
-def _choice(options: Sequence[str], normal: Callable[[str], str] = str.lower) -> Callable[[str], str]:
-    def check(text: str) -> str:
-        if normal(text) not in options:
-            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(options)}")
-        return normal(text)
-
-    return check
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port; use 1-65535")
-    return int(text)
-
-
-def _user_name(text: str) -> str:
-    """What `su NAME` accepts: no blanks, colons or slashes (useradd's own rule is stricter)."""
-    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a user name; use e.g. webapp")
-    return text
-
-
-def _absolute(text: str) -> str:
-    if not text.startswith("/"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an absolute path; use e.g. /opt/my-app")
-    return text.rstrip("/") or "/"
-
-
-def _source_in(directory: str) -> Callable[[str], str]:
-    def check(text: str) -> str:
-        source = text.strip() or "/"
-        relative = source.strip("/")
-        if source != "/" and (
-            ".." in relative.split("/") or not os.path.lexists(os.path.join(directory, relative))
-        ):
-            raise argparse.ArgumentTypeError(
-                f"{source!r} is not in {directory}; give a file or folder of the revision, or /"
-            )
-        return source
-
-    return check
-
-
-def _capacity_provider(text: str) -> Tuple[str, int, int]:
-    name, *numbers = text.split(":")
-    if not name or len(numbers) > 2 or not all(n.isdigit() for n in numbers):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME[:WEIGHT[:BASE]] with whole numbers")
-    weight, base = (int(n) for n in (numbers + ["1", "0"][len(numbers) :]))
-    return name, base, weight
-
-
-def _items(text: str) -> List[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _nearest(word: str, candidates: Sequence[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
-
-
-def _flag(dest: str) -> str:
-    return "--" + dest.replace("_", "-")
-
-
-def _app_name(directory: str) -> str:
-    base = os.path.basename(os.path.abspath(directory)).lower()
-    name = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in base).strip("-.")
-    return name or "app"
-
-
-def _literal(value: str) -> str:
-    """A hooks.env value part taken as written: hookkit reads `$$` as `$`, so `${...}` is not expanded."""
-    return value.replace("$", "$$")
-
-
-def _env_value(value: str) -> str:
-    """A hooks.env value that reads back as written: hookkit strips one pair of surrounding quotes and
-    surrounding blanks, so such values are wrapped in quotes of their own."""
-    if "\n" in value or "\r" in value:
-        raise InitError(f"{value!r}: hooks.env values are one line")
-    if value != value.strip() or (len(value) >= 2 and value[0] == value[-1] and value[0] in "'\""):
-        return f"'{value}'"
-    return value
-
-
-# -- the files ----------------------------------------------------------------------------------------
-
-
-def hook_source(name: str) -> bytes:
-    """A file of hooks/: package data of an installed appspec-tools, or the source tree's folder."""
-    try:
-        from importlib.resources import files
-
-        resource = files("appspec_tools.bundled_hooks").joinpath(name)
-        if resource.is_file():
-            return resource.read_bytes()
-    except (ImportError, TypeError, AttributeError, OSError):
-        pass  # Python 3.8, or no such package: a source checkout
-    here = os.path.dirname(os.path.abspath(__file__))
-    for folder in (os.path.join(here, "bundled_hooks"), os.path.join(os.path.dirname(here), "hooks")):
-        path = os.path.join(folder, name)
-        if os.path.isfile(path):
-            with open(path, "rb") as handle:
-                return handle.read()
-    raise InitError(f"hook script {name} is missing from this installation; reinstall appspec-tools")
-
-
-def _existing_appspec(directory: str) -> Optional[str]:
-    """An AppSpec the folder already has: init writes that one (a revision has one AppSpec)."""
-    return next((n for n in APPSPEC_NAMES if os.path.lexists(os.path.join(directory, n))), None)
-
-
-def _appspec_text(spec: Any, name: str) -> str:
-    from appspec_tools.lifecycle import EC2_TRAFFIC
-    from appspec_tools.model import dump
-
-    if name.endswith(".json"):
-        return dump(spec, "json")
-    header = "# Written by `appspec init`; check it with `appspec lint`.\n"
-    if getattr(spec, "platform", "") == "ec2" and any(e in EC2_TRAFFIC for e in spec.hooks):
-        # HOOK017 asks whether the group has a load balancer; choosing traffic events answered yes.
-        header += (
-            "# The deployment group has a load balancer, so the traffic hooks run (appspec init --lb-events traffic).\n"
-            "# appspec-lint: disable-file=HOOK017\n"
-        )
-    return header + dump(spec)
-
-
-def _refuse_lint_errors(planned: PlannedFile) -> None:
-    """Values from flags or prompts that make `appspec lint` fail (a bad ARN, equal Lambda versions) stop
-    init before anything is written; a warning is what the user asked for, printed after writing."""
-    from appspec_tools.linter import failing, lint_bytes
-
-    errors = [p for p in lint_bytes(planned.data, planned.path) if failing([p], strict=False)]
-    if errors:
-        found = "; ".join(f"{p.rule_id} {p.message}" for p in errors)
-        raise InitError(f"the values given would make {planned.path} fail lint: {found}; nothing written")
-
-
-def _write(directory: str, files: List[PlannedFile], force: bool) -> None:
-    """All or nothing up front: every existing target is named in one message, and nothing is written."""
-    blocked, existing = [], []
-    for planned in files:
-        target = os.path.join(directory, planned.path)
-        parent = os.path.dirname(target)
-        if (os.path.lexists(parent) and not os.path.isdir(parent)) or os.path.isdir(target):
-            blocked.append(os.path.normpath(target))
-        elif os.path.lexists(target):
-            existing.append(os.path.normpath(target))
-    if blocked:
-        raise InitError(
-            f"cannot write {', '.join(blocked)}: a directory or file is in the way; nothing written"
-        )
-    if existing and not force:
-        raise InitError(f"would overwrite {', '.join(existing)}; nothing written (use --force to overwrite)")
-    for planned in files:
-        target = os.path.join(directory, planned.path)
-        try:
-            write_atomically(target, planned.data, mode=planned.mode)
-        except OSError as exc:
-            raise InitError(f"cannot write {target}: {exc.strerror or exc}") from None

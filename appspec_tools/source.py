@@ -3,7 +3,7 @@
 The YAML side mirrors what the agent's loader (Ruby Psych, YAML 1.1) sees: `mode: 0644` is the
 integer 420, `yes` is a boolean, only the first document counts, the last duplicate key wins.
 Parse-stage findings are returned as ``SourceFinding`` values that carry a rule id from
-``appspec_tools.rules.syntax``; nothing here prints or exits.
+``appspec_tools.rules.common_syntax``; nothing here prints or exits.
 """
 
 from __future__ import annotations
@@ -49,10 +49,6 @@ class Source:
         self.root = root
         self.findings: List[SourceFinding] = []
         self.alias_lines: List[Tuple[int, int]] = []
-
-    @property
-    def lines(self) -> List[str]:
-        return self.text.splitlines()
 
 
 class _TooBig(Exception):

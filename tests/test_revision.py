@@ -24,7 +24,10 @@ from appspec_tools.revision import (
     DIR,
     FILE,
     MAX_ENTRIES,
+    SETUID,
     SYMLINK,
+    SYMLINK_OUT,
+    THROUGH_SYMLINK,
     Entry,
     RevisionError,
     clean_name,
@@ -32,6 +35,7 @@ from appspec_tools.revision import (
     open_revision,
     unsafe_reason,
 )
+from appspec_tools.rules.revision_bundle import revision_problems
 
 FIXTURES = Path(__file__).parent / "fixtures" / "revisions"
 APPSPEC = "version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n    - location: scripts/start.sh\n"
@@ -302,7 +306,7 @@ def test_directory_revision_is_never_stripped(tmp_path):
     write_tree(tmp_path, {"shop/appspec.yml": APPSPEC, "shop/scripts/start.sh": SCRIPT})
     with open_revision(str(tmp_path)) as rev:
         assert rev.appspec_member is None
-        assert [p.rule_id for p in rev.problems()] == ["REV002"]
+        assert [p.rule_id for p in revision_problems(rev)] == ["REV002"]
 
 
 def test_lint_dir_finds_revisions_below_it(tmp_path):
@@ -449,6 +453,22 @@ def test_entries_the_agent_unpacks_as_they_are_are_warnings(member, rule, tmp_pa
     assert [(p.rule_id, p.severity.label) for p in problems] == [(rule, "warning")]
 
 
+def test_the_reader_states_kinds_and_the_shim_view_names_their_rules(tmp_path):
+    """The bundle reader says why an entry is unsafe; the lint rules (and the deploy shim's `unsafe()`)
+    name the rule id each kind is reported under."""
+    path = tar_with(
+        tmp_path / "mixed.tgz",
+        info("door", tarfile.SYMTYPE, "/etc"),
+        info("door/cron", size=1),
+        info("bin/tool", mode=0o4755, size=1),
+    )
+    with open_revision(str(path)) as revision:
+        kinds = [(found.entry.name, found.kind) for found in revision.unsafe_entries()]
+        ids = [(entry.name, rule_id) for entry, rule_id, _ in revision.unsafe()]
+    assert kinds == [("door", SYMLINK_OUT), ("door/cron", THROUGH_SYMLINK), ("bin/tool", SETUID)]
+    assert ids == [("door", "REV018"), ("door/cron", "REV004"), ("bin/tool", "REV006")]
+
+
 def test_an_entry_under_a_symlink_of_the_archive_is_an_error(tmp_path):
     path = tar_with(tmp_path / "door.tgz", info("door", tarfile.SYMTYPE, "/etc"), info("door/cron", size=1))
     problems = [p for p in lint_paths([str(path)], LintOptions()).problems if p.rule_id.startswith("REV")]
@@ -508,7 +528,9 @@ def test_safe_member_name_check_for_the_shim():
         and clean_name("a\\..\\b", backslashes=True) is None
     )
     assert unsafe_reason(Entry("a", FILE, 0o755, raw="a"), lambda name: None) is None
-    assert unsafe_reason(Entry("l", SYMLINK, 0o777, target="/etc", raw="l"), lambda name: None)[0] == "REV018"
+    assert (
+        unsafe_reason(Entry("l", SYMLINK, 0o777, target="/etc", raw="l"), lambda name: None)[0] == SYMLINK_OUT
+    )
 
 
 def test_too_many_tar_entries_are_refused_quickly(tmp_path):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from support import assert_problems, lint_text
 
-from appspec_tools.rules.hooks import read_timeout
-from appspec_tools.rules.permissions import parse_ace, range_problem
+from appspec_tools.rules.ec2_hooks import read_timeout
+from appspec_tools.rules.ec2_permission_acls import parse_ace
+from appspec_tools.rules.ec2_permission_selinux import range_problem
 from appspec_tools.source import read_source
 
 LINUX = "version: 0.0\nos: linux\n"

@@ -5,10 +5,7 @@ the shape of `Hooks`) reads it."""
 
 from __future__ import annotations
 
-import datetime
-import math
-import re
-from typing import Any, List, Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 from appspec_tools.lifecycle import DEFAULT_SCRIPT_TIMEOUT
 from appspec_tools.model.ec2 import DEFAULT_PERMISSION_TYPES, AppSpec, FileMapping, Permission, SeLinuxContext
@@ -20,10 +17,26 @@ from appspec_tools.model.ecs import (
 )
 from appspec_tools.model.hooks import HookFunction, HookScript, LifecycleHooks
 from appspec_tools.model.lambda_ import LambdaAppSpec, LambdaFunction
-from appspec_tools.nodes import Mapping, Node, Scalar, Sequence
+from appspec_tools.nodes import Mapping, Node, Sequence
+from appspec_tools.reading import (
+    field,
+    first_mapping,
+    items,
+    items_or_lone,
+    key_text,
+    ruby_to_i,
+    ruby_truthy,
+    strings,
+    text,
+    version,
+)
 
 AnySpec = Union[AppSpec, EcsAppSpec, LambdaAppSpec]
-_RUBY_TO_I = re.compile(r"\s*([+-]?\d+(?:_\d+)*)")
+
+
+def _integer(node: Optional[Node], default: int) -> int:
+    """The integer the agent gets, 0 where Ruby has none (the linter reports those)."""
+    return ruby_to_i(node, default).value or 0
 
 
 def build(root: Optional[Node], platform: str) -> AnySpec:
@@ -33,86 +46,6 @@ def build(root: Optional[Node], platform: str) -> AnySpec:
     if platform == "lambda":
         return build_lambda(doc)
     return build_ec2(doc)
-
-
-# -- values as Ruby sees them -------------------------------------------------------------------
-
-
-def ruby_to_s(value: Any) -> str:
-    """Ruby's ``to_s`` of a YAML 1.1 value: the agent turns numbers and booleans into text this way."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        text = repr(value)
-        mantissa, _, exponent = text.partition("e")
-        if exponent:
-            return f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent}"
-        return text
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return str(value)
-    return str(value)
-
-
-def text(node: Optional[Node]) -> Optional[str]:
-    """A scalar's value as a string; None when absent, null, or not a scalar."""
-    if not isinstance(node, Scalar) or node.tag == "null":
-        return None
-    return ruby_to_s(node.value)
-
-
-def ruby_to_i(node: Optional[Node], default: int) -> int:
-    """``(value || default).to_i``: "30" is 30, 30.9 is 30, "5m" is 5, "foo" (or a value Ruby cannot
-    convert) is 0."""
-    if node is None or (isinstance(node, Scalar) and node.tag == "null"):
-        return default
-    value = node.value if isinstance(node, Scalar) else None
-    if isinstance(value, bool) or value is None:
-        return 0
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if math.isfinite(value) else 0
-    if isinstance(value, str):
-        match = _RUBY_TO_I.match(value)
-        return int(match.group(1).replace("_", "")) if match else 0
-    return 0
-
-
-def ruby_truthy(node: Optional[Node]) -> bool:
-    """Only nil and false are false in Ruby: the string "no" means yes."""
-    if node is None:
-        return False
-    return not (isinstance(node, Scalar) and (node.tag == "null" or node.value is False))
-
-
-def items(node: Optional[Node]) -> List[Node]:
-    return list(node.items) if isinstance(node, Sequence) else []
-
-
-def strings(node: Optional[Node]) -> Tuple[str, ...]:
-    return tuple(value for value in (text(item) for item in items(node)) if value is not None)
-
-
-def version(node: Optional[Node]) -> str:
-    """The only AppSpec version, however it was written (0.0, 0, "0.0"), as the string "0.0"."""
-    if isinstance(node, Scalar):
-        if node.tag in ("int", "float") and node.value == 0:
-            return "0.0"
-        if node.tag == "str" and node.value.strip() in ("0.0", "0"):
-            return "0.0"
-    return text(node) or ""
-
-
-def key_text(key: Any) -> str:
-    return key if isinstance(key, str) else ruby_to_s(key)
 
 
 # -- EC2/On-Premises: exact keys, like the agent ------------------------------------------------
@@ -166,7 +99,7 @@ def _hooks(node: Optional[Node]) -> LifecycleHooks:
         scripts = tuple(
             HookScript(
                 location=text(entry.get("location")) or "",
-                timeout=ruby_to_i(entry.get("timeout"), DEFAULT_SCRIPT_TIMEOUT),
+                timeout=_integer(entry.get("timeout"), DEFAULT_SCRIPT_TIMEOUT),
                 runas=text(entry.get("runas")),
                 sudo=ruby_truthy(entry.get("sudo")),
             )
@@ -178,23 +111,6 @@ def _hooks(node: Optional[Node]) -> LifecycleHooks:
 
 
 # -- ECS and Lambda: keys in any case, Hooks as a list of mappings or one mapping ---------------
-
-
-def get(node: Optional[Node], key: str) -> Optional[Node]:
-    """The value of ``key`` compared case-insensitively (the last one wins); None if not a mapping."""
-    found = None
-    if isinstance(node, Mapping):
-        for name, _, value in node.items():
-            if isinstance(name, str) and name.lower() == key.lower():
-                found = value
-    return found
-
-
-def first_mapping(node: Optional[Node]) -> Optional[Mapping]:
-    """A mapping, or the first mapping of a list (`LoadBalancerInfo` is sometimes written as a list)."""
-    if isinstance(node, Mapping):
-        return node
-    return next((item for item in items(node) if isinstance(item, Mapping)), None)
 
 
 def hook_functions(node: Optional[Node]) -> Tuple[HookFunction, ...]:
@@ -210,50 +126,49 @@ def hook_functions(node: Optional[Node]) -> Tuple[HookFunction, ...]:
 
 
 def _resources(doc: Mapping) -> List[Node]:
-    resources = get(doc, "resources")
-    return [resources] if isinstance(resources, Mapping) else items(resources)
+    return items_or_lone(field(doc, "resources"))
 
 
 def build_ecs(doc: Mapping) -> EcsAppSpec:
     service = next(
         (
-            get(item, "targetservice")
+            field(item, "targetservice")
             for item in _resources(doc)
-            if isinstance(get(item, "targetservice"), Mapping)
+            if isinstance(field(item, "targetservice"), Mapping)
         ),
         None,
     )
-    properties = get(service, "properties")
-    balancer = first_mapping(get(properties, "loadbalancerinfo"))
-    network = get(get(properties, "networkconfiguration"), "awsvpcconfiguration")
+    properties = field(service, "properties")
+    balancer = first_mapping(field(properties, "loadbalancerinfo"))
+    network = field(field(properties, "networkconfiguration"), "awsvpcconfiguration")
     target = TargetService(
-        task_definition=text(get(properties, "taskdefinition")) or "",
-        container_name=text(get(balancer, "containername")) or "",
-        container_port=ruby_to_i(get(balancer, "containerport"), 0),
-        platform_version=text(get(properties, "platformversion")),
+        task_definition=text(field(properties, "taskdefinition")) or "",
+        container_name=text(field(balancer, "containername")) or "",
+        container_port=_integer(field(balancer, "containerport"), 0),
+        platform_version=text(field(properties, "platformversion")),
         network=(
             AwsvpcConfiguration(
-                subnets=strings(get(network, "subnets")),
-                security_groups=strings(get(network, "securitygroups")),
-                assign_public_ip=text(get(network, "assignpublicip")),
+                subnets=strings(field(network, "subnets")),
+                security_groups=strings(field(network, "securitygroups")),
+                assign_public_ip=text(field(network, "assignpublicip")),
             )
             if isinstance(network, Mapping)
             else None
         ),
         capacity_provider_strategy=tuple(
             CapacityProviderStrategyItem(
-                capacity_provider=text(get(item, "capacityprovider")) or "",
-                base=ruby_to_i(get(item, "base"), 0),
-                weight=ruby_to_i(get(item, "weight"), 0),
+                capacity_provider=text(field(item, "capacityprovider")) or "",
+                base=_integer(field(item, "base"), 0),
+                weight=_integer(field(item, "weight"), 0),
             )
-            for item in items(get(properties, "capacityproviderstrategy"))
+            for item in items(field(properties, "capacityproviderstrategy"))
             if isinstance(item, Mapping)
         ),
     )
     return EcsAppSpec(
         target_service=target,
-        hooks=hook_functions(get(doc, "hooks")),
-        version=version(get(doc, "version")),
+        hooks=hook_functions(field(doc, "hooks")),
+        version=version(field(doc, "version")),
     )
 
 
@@ -265,16 +180,16 @@ def build_lambda(doc: Mapping) -> LambdaAppSpec:
             if found:
                 logical_name, resource = key_text(found[0]), found[1]
                 break
-    properties = get(resource, "properties")
+    properties = field(resource, "properties")
     function = LambdaFunction(
         logical_name=logical_name,
-        name=text(get(properties, "name")) or "",
-        alias=text(get(properties, "alias")) or "",
-        current_version=text(get(properties, "currentversion")) or "",
-        target_version=text(get(properties, "targetversion")) or "",
+        name=text(field(properties, "name")) or "",
+        alias=text(field(properties, "alias")) or "",
+        current_version=text(field(properties, "currentversion")) or "",
+        target_version=text(field(properties, "targetversion")) or "",
     )
     return LambdaAppSpec(
         function=function,
-        hooks=hook_functions(get(doc, "hooks")),
-        version=version(get(doc, "version")),
+        hooks=hook_functions(field(doc, "hooks")),
+        version=version(field(doc, "version")),
     )

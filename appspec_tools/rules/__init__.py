@@ -5,14 +5,17 @@ summary, fix hint, docstring and bad/good examples live beside the check, and do
 generated from them. Rules read nodes from a :class:`Context` and yield :class:`Finding` values;
 they never print, exit or read files (a revision's files come through ``ctx.revision``).
 
-The rule modules are imported on demand: :func:`rules_for` imports the ones a document's platform
-needs, :func:`all_rules` every one of them the first time it is read.
+Rule modules are found by name, not listed: `common_*` hold the rules of every document (and the
+parser's), `ec2_*`, `ecs_*` and `lambda_*` those of one platform, `revision_*` the bundle cross-checks;
+other modules are helpers. They are imported on demand: :func:`rules_for` imports the ones a document's
+platform needs, :func:`all_rules` every one of them the first time it is read.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import (
+    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -33,6 +36,9 @@ from appspec_tools.lifecycle import PLATFORMS
 from appspec_tools.nodes import Mapping, Node
 from appspec_tools.problem import Severity
 from appspec_tools.source import Source
+
+if TYPE_CHECKING:  # the archive readers are imported only to lint a revision
+    from appspec_tools.revision import Revision
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 ALL_PLATFORMS: FrozenSet[str] = frozenset(PLATFORMS)
@@ -58,7 +64,7 @@ class Context:
         source: Source,
         root: Node,
         platform: str,
-        revision: Any = None,  # appspec_tools.revision.Revision when linting a revision
+        revision: Optional[Revision] = None,
         appspec_name: str = "appspec.yml",
     ) -> None:
         self.source = source
@@ -110,27 +116,8 @@ AREAS = {
     "LMB": "AWS Lambda",
     "REV": "Revision (bundle) cross-checks",
 }
-RULE_MODULES = (
-    "syntax",
-    "document",
-    "files",
-    "permissions",
-    "permission_overlap",
-    "hooks",
-    "ecs",
-    "lambda_",
-    "revision",
-)
-# Which modules hold the rules that can apply to a document. A rule's platforms lie within those its
-# module is listed for, rules of scope "source" live in COMMON_MODULES and of scope "revision" in
-# REVISION_MODULES (tests/test_rule_modules.py keeps this true).
-COMMON_MODULES = ("syntax", "document")
-PLATFORM_MODULES: Dict[str, Tuple[str, ...]] = {
-    "ec2": ("files", "permissions", "permission_overlap", "hooks"),
-    "ecs": ("ecs",),
-    "lambda": ("lambda_",),
-}
-REVISION_MODULES = ("revision",)
+COMMON, REVISION = "common", "revision"
+SCOPES = (COMMON, *PLATFORMS, REVISION)  # the first word of a rule module's name
 # Ids no longer given, with what replaced them: `--disable`, `disable:` and inline comments still take
 # them (they turn nothing off), so a configuration written for an older release keeps working.
 RETIRED: Dict[str, str] = {
@@ -215,26 +202,42 @@ def declare(
     return new
 
 
+_modules: Dict[str, Tuple[str, ...]] = {}
 _imported: Set[str] = set()
 
 
-def _import(names: Iterable[str]) -> None:
-    for name in names:
-        if name not in _imported:
-            importlib.import_module(f"appspec_tools.rules.{name}")
-            _imported.add(name)
+def rule_modules() -> Dict[str, Tuple[str, ...]]:
+    """Rule module names by scope (common, each platform, revision), read from the package's file
+    names without importing them."""
+    if not _modules:
+        import pkgutil
+
+        found: Dict[str, List[str]] = {scope: [] for scope in SCOPES}
+        for module in pkgutil.iter_modules(__path__):
+            scope = module.name.split("_", 1)[0]
+            if scope in found:
+                found[scope].append(module.name)
+        _modules.update((scope, tuple(sorted(names))) for scope, names in found.items())
+    return _modules
+
+
+def _import(scopes: Iterable[str]) -> None:
+    for scope in scopes:
+        for name in rule_modules()[scope]:
+            if name not in _imported:
+                importlib.import_module(f"{__name__}.{name}")
+                _imported.add(name)
 
 
 def rules_for(platform: Optional[str], revision: bool = False) -> Dict[str, Rule]:
     """The registry holding at least every rule that can apply to one document of ``platform`` (None:
     no document, only the parser's findings), with the revision cross-checks when ``revision``."""
-    if platform is not None and platform not in PLATFORM_MODULES:
-        _import(RULE_MODULES)
+    if platform is not None and platform not in PLATFORMS:
+        _import(SCOPES)
         return RULES
-    _import(COMMON_MODULES)
-    _import(PLATFORM_MODULES.get(platform or "", ()))
+    _import((COMMON, platform) if platform else (COMMON,))
     if revision:
-        _import(REVISION_MODULES)
+        _import((REVISION,))
     return RULES
 
 
@@ -243,7 +246,7 @@ class RuleRegistry(MutableMapping[str, Rule]):
     `appspec lint` of one file still imports only the rule modules that file's platform needs."""
 
     def _every(self) -> Dict[str, Rule]:
-        _import(RULE_MODULES)
+        _import(SCOPES)
         return RULES
 
     def __getitem__(self, rule_id: str) -> Rule:
@@ -291,9 +294,3 @@ def unknown_keys(mapping: Mapping, known: Sequence[str], where: str) -> Iterator
         guess = did_you_mean(key, known)
         tip = f"; did you mean '{guess}'?" if guess else f" (known keys: {', '.join(known)})"
         yield key_node, f"unknown key '{key}' in {where}: the agent ignores it{tip}"
-
-
-def list_of(node: Optional[Node]) -> List[Node]:
-    from appspec_tools.nodes import Sequence as Seq
-
-    return list(node.items) if isinstance(node, Seq) else []

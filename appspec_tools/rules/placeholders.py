@@ -38,7 +38,7 @@ TYPED: FrozenSet[str] = frozenset(
 
 def _lines(ctx: Context) -> List[str]:
     if "lines" not in ctx.cache:
-        ctx.cache["lines"] = ctx.source.lines
+        ctx.cache["lines"] = ctx.source.text.splitlines()
     return ctx.cache["lines"]
 
 

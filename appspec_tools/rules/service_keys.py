@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Tup
 
 from appspec_tools.lifecycle import EC2_ORDER, ECS_ORDER, LAMBDA_ORDER, PLATFORM_NAMES, RESERVED, SCRIPTABLE
 from appspec_tools.nodes import Mapping, Node, Scalar, Sequence, describe
+from appspec_tools.reading import field, field_pair, is_null, items, items_or_lone, stripped
 from appspec_tools.rules import ERROR, INFO, WARNING, Context, Finding, declare, did_you_mean
 from appspec_tools.rules.placeholders import placeholder, placeholders
 
@@ -34,40 +35,6 @@ FUNCTION = (  # compiled by `re` on first use, not at import
 )
 
 
-def is_null(node: Optional[Node]) -> bool:
-    return node is None or (isinstance(node, Scalar) and node.tag == "null")
-
-
-def field_pair(node: Optional[Node], name: str) -> Optional[Tuple[Node, Node]]:
-    """The (key, value) pair of ``name`` in a mapping, matched case-insensitively; the last one wins."""
-    if not isinstance(node, Mapping):
-        return None
-    found = None
-    for key, key_node, value in node.items():
-        if isinstance(key, str) and key.lower() == name.lower():
-            found = (key_node, value)
-    return found
-
-
-def field(node: Optional[Node], name: str) -> Optional[Node]:
-    pair = field_pair(node, name)
-    return pair[1] if pair else None
-
-
-def items_of(node: Optional[Node]) -> List[Node]:
-    """The items of a list; a lone mapping where a list belongs counts as its only item."""
-    if isinstance(node, Sequence):
-        return list(node.items)
-    return [node] if isinstance(node, Mapping) else []
-
-
-def string_of(node: Optional[Node]) -> Optional[str]:
-    """A string scalar's value, stripped; None for anything else."""
-    if isinstance(node, Scalar) and node.tag == "str" and isinstance(node.value, str):
-        return node.value.strip()
-    return None
-
-
 def shown(node: Optional[Node]) -> str:
     """A value as a message shows it: a string quoted, another scalar as written, else its type."""
     if isinstance(node, Scalar) and node.tag == "str":
@@ -77,21 +44,11 @@ def shown(node: Optional[Node]) -> str:
     return describe(node)
 
 
-def integer_of(node: Optional[Node]) -> Tuple[Optional[int], bool]:
-    """(the integer, written as a string?) for an integer or a string of digits; (None, False) otherwise."""
-    if isinstance(node, Scalar) and node.tag == "int" and isinstance(node.value, int):
-        return node.value, False
-    text = string_of(node)
-    if text is not None and text.isdigit() and text.isascii():
-        return int(text), True
-    return None, False
-
-
 def resources(ctx: Context) -> List[Tuple[Any, Node, Node]]:
     """(name, key, value) of every resource: each key of each `Resources` entry, except `Type` and
     `Properties` written beside the name (see :func:`resources_shape`)."""
     found = []
-    for item in items_of(field(ctx.doc, "Resources")):
+    for item in items_or_lone(field(ctx.doc, "Resources")):
         if isinstance(item, Mapping):
             found += [(k, kn, v) for k, kn, v in item.items() if not _misplaced(k)]
     return found
@@ -118,12 +75,12 @@ def resources_shape(ctx: Context, entry: str, fixed: bool) -> Iterator[Finding]:
         yield Finding(listed, f"Resources is {describe(listed)}, not a list with one `- {entry}:` entry")
     elif not listed.items:
         yield Finding(listed, f"Resources is empty: it needs one `- {entry}:` entry")
-    for item in listed.items if isinstance(listed, Sequence) else []:
+    for item in items(listed):
         if not isinstance(item, Mapping):
             yield Finding(
                 item, f"Resources entry is {describe(item)}, not `{entry}:` with Type and Properties"
             )
-    for item in items_of(listed):
+    for item in items_or_lone(listed):
         for key, key_node, _ in item.items() if isinstance(item, Mapping) else []:
             if _misplaced(key):
                 yield Finding(key_node, f"{key} is beside the resource's name, not indented under it")
@@ -150,7 +107,7 @@ def key_findings(
     and every key the reference does not know, at every level of ``schema``. ``where`` is the dotted
     path of ``node`` ("" for the document)."""
     if isinstance(schema, list):
-        for item in items_of(node):
+        for item in items_or_lone(node):
             yield from key_findings(item, schema[0], where, platform)
         return
     if not isinstance(schema, dict) or not isinstance(node, Mapping):
@@ -201,7 +158,7 @@ class HookEntry:
 def hook_entries(ctx: Context) -> List[HookEntry]:
     """Every event-to-function pair of `Hooks`, in either shape the service accepts."""
     entries = []
-    for item in items_of(field(ctx.doc, "Hooks")):
+    for item in items_or_lone(field(ctx.doc, "Hooks")):
         if isinstance(item, Mapping):
             entries += [HookEntry(event, key, value, item) for event, key, value in item.items()]
     return entries
@@ -218,7 +175,7 @@ def event_kind(event: Any, platform: str) -> str:
 
 def _hooks_shape(ctx: Context) -> Iterator[Finding]:
     hooks = field(ctx.doc, "Hooks")
-    for item in hooks.items if isinstance(hooks, Sequence) else []:
+    for item in items(hooks):
         if not isinstance(item, Mapping):
             yield Finding(item, f"Hooks entry is {describe(item)}, not `EVENT: FunctionName`")
     if not is_null(hooks) and not isinstance(hooks, (Sequence, Mapping)):
@@ -230,7 +187,7 @@ def _hooks_mapping(ctx: Context) -> Iterator[Finding]:
     if pair is not None and isinstance(pair[1], Mapping) and len(pair[1]):
         message = "Hooks is a single mapping of events to functions: accepted, but the reference writes"
         yield Finding(pair[0], f"{message} a list of `- EVENT: FunctionName` entries")
-    for item in pair[1].items if pair is not None and isinstance(pair[1], Sequence) else []:
+    for item in items(field(ctx.doc, "Hooks")):
         if isinstance(item, Mapping) and len(item) > 1:
             yield Finding(item.pairs[1][0], "one Hooks entry holds several events: write one entry per event")
 
@@ -238,7 +195,7 @@ def _hooks_mapping(ctx: Context) -> Iterator[Finding]:
 def _hook_function(ctx: Context) -> Iterator[Finding]:
     for entry in hook_entries(ctx):
         value, event = entry.function, entry.event
-        name = string_of(value)
+        name = stripped(value)
         if placeholder(ctx, value) is not None:
             continue  # the placeholder rule's
         if is_null(value) or name == "":

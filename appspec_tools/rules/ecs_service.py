@@ -10,19 +10,10 @@ from typing import Iterator, List, Optional, Tuple
 
 from appspec_tools.nodes import Mapping, Node, Scalar, Sequence, describe
 from appspec_tools.platforms import ECS_TYPE
+from appspec_tools.reading import field, field_pair, integer_or_digits, is_null, items, stripped
 from appspec_tools.rules import ERROR, INFO, WARNING, Context, Finding, did_you_mean, rule
 from appspec_tools.rules.placeholders import placeholder
-from appspec_tools.rules.service_keys import (
-    ANY_KEY,
-    field,
-    field_pair,
-    integer_of,
-    is_null,
-    register_common_rules,
-    resources,
-    shown,
-    string_of,
-)
+from appspec_tools.rules.service_keys import ANY_KEY, register_common_rules, resources, shown
 
 ON = {"ecs"}
 # Patterns are strings, compiled by `re` (and cached) on first use: not at import, every start-up.
@@ -113,7 +104,7 @@ def target_type(ctx: Context) -> Iterator[Finding]:
         pair = field_pair(target, "Type")
         if pair is None or is_null(pair[1]):
             yield Finding(pair[0] if pair else key, f"TargetService has no Type: it must be {ECS_TYPE}")
-        elif string_of(pair[1]) != ECS_TYPE:
+        elif stripped(pair[1]) != ECS_TYPE:
             yield Finding(pair[1], f"TargetService Type is {shown(pair[1])}: it must be {ECS_TYPE}")
 
 
@@ -121,7 +112,7 @@ def _required(anchor: Node, parent: Optional[Node], name: str, where: str) -> It
     pair = field_pair(parent, name)
     if pair is None:
         yield Finding(anchor, f"{where} has no {name}")
-    elif is_null(pair[1]) or string_of(pair[1]) == "":
+    elif is_null(pair[1]) or stripped(pair[1]) == "":
         yield Finding(pair[0], f"{name} is empty")
 
 
@@ -203,7 +194,7 @@ def task_definition_arn(ctx: Context) -> Iterator[Finding]:
     task definition (a service or cluster ARN, no revision, a short account id), or a list or mapping,
     is meant as written and fails the deployment. Any other string is ECS009's."""
     for _, node in _section(ctx, "TaskDefinition"):
-        value = string_of(node)
+        value = stripped(node)
         if placeholder(ctx, node) is not None:
             continue  # ECS009's
         if value is None:
@@ -245,7 +236,7 @@ def task_definition_filled_in(ctx: Context) -> Iterator[Finding]:
     itself also takes `family:revision`, but the user guide documents only the ARN)."""
     for _, node in _section(ctx, "TaskDefinition"):
         filled = placeholder(ctx, node)
-        value = string_of(node)
+        value = stripped(node)
         if filled is not None:
             what = f"is the placeholder '{filled}'"
         elif value and not value.startswith("arn:"):
@@ -263,7 +254,7 @@ def _numbers(ctx: Context) -> Iterator[Tuple[str, Node]]:
         ("ContainerPort", node) for _, node in _section(ctx, "LoadBalancerInfo", "ContainerPort")
     ]
     for _, strategy in _section(ctx, "CapacityProviderStrategy"):
-        for item in strategy.items if isinstance(strategy, Sequence) else []:
+        for item in items(strategy):
             found += [
                 (name, field(item, name)) for name in ("Base", "Weight") if not is_null(field(item, name))
             ]
@@ -273,9 +264,9 @@ def _numbers(ctx: Context) -> Iterator[Tuple[str, Node]]:
 
 
 def _out_of_range(name: str, node: Node) -> bool:
-    value, _ = integer_of(node)
+    value, _ = integer_or_digits(node)
     low, high = LIMITS[name]
-    return string_of(node) != "" and (value is None or not low <= value <= high)
+    return stripped(node) != "" and (value is None or not low <= value <= high)
 
 
 @rule(
@@ -310,7 +301,7 @@ def quoted_number(ctx: Context) -> Iterator[Finding]:
     (pipeline templates write `"${port}"` and deploy), but the reference, schemas and typed generators
     expect a number."""
     for name, node in _numbers(ctx):
-        value, quoted = integer_of(node)
+        value, quoted = integer_or_digits(node)
         if quoted and not _out_of_range(name, node):
             yield Finding(node, f"{name} is the string {shown(node)}: write the number {value}")
 
@@ -328,7 +319,7 @@ def platform_version(ctx: Context) -> Iterator[Finding]:
     """`PlatformVersion` is the Fargate platform version of the replacement tasks: `LATEST` or a version
     such as `1.4.0`. An unquoted `1.4` is read as a number and names no platform version."""
     for _, node in _section(ctx, "PlatformVersion"):
-        value = string_of(node)
+        value = stripped(node)
         if placeholder(ctx, node, "PlatformVersion") is not None:
             continue
         if value is None or not re.match(PLATFORM_VERSION, value):
@@ -347,7 +338,7 @@ def _ids(ctx: Context, node: Optional[Node], name: str, kind: str, limit: int) -
     if not node.items or len(node.items) > limit:
         yield Finding(node, f"{name} lists {len(node.items)} ids: ECS takes 1 to {limit}")
     for item in node.items:
-        if placeholder(ctx, item, name) is None and not re.match(IDS[kind], string_of(item) or ""):
+        if placeholder(ctx, item, name) is None and not re.match(IDS[kind], stripped(item) or ""):
             yield Finding(item, f"{name} entry {shown(item)} is not a {kind}-... id")
 
 
@@ -377,8 +368,8 @@ def awsvpc(ctx: Context) -> Iterator[Finding]:
                 yield from _ids(ctx, field(config, name), name, kind, limit)
         node = field(config, "AssignPublicIp")
         filled = placeholder(ctx, node, "AssignPublicIp") is not None
-        if "AssignPublicIp" in given and not filled and string_of(node) not in ("ENABLED", "DISABLED"):
-            guess = did_you_mean(string_of(node), ("ENABLED", "DISABLED"))
+        if "AssignPublicIp" in given and not filled and stripped(node) not in ("ENABLED", "DISABLED"):
+            guess = did_you_mean(stripped(node), ("ENABLED", "DISABLED"))
             tip = f"; did you mean {guess}?" if guess else ""
             yield Finding(node, f"AssignPublicIp is {shown(node)}: it must be ENABLED or DISABLED{tip}")
 
@@ -398,19 +389,19 @@ def capacity_provider_strategy(ctx: Context) -> Iterator[Finding]:
     (0 to 1000), as ECS's `CapacityProviderStrategyItem` requires. ECS allows a `Base` on one provider
     only, and needs a provider with a `Weight` above 0 to place the tasks beyond the base."""
     for key, strategy in _section(ctx, "CapacityProviderStrategy"):
-        entries = strategy.items if isinstance(strategy, Sequence) else []
+        entries = items(strategy)
         for item in entries:
             if not isinstance(item, Mapping):
                 yield Finding(item, f"CapacityProviderStrategy entry is {describe(item)}, not a mapping")
-            elif not string_of(field(item, "CapacityProvider")):
+            elif not stripped(field(item, "CapacityProvider")):
                 yield Finding(item, "CapacityProviderStrategy entry has no CapacityProvider")
         bases = [field(item, "Base") for item in entries]
-        based = [node for node in bases if node is not None and (integer_of(node)[0] or 0) > 0]
+        based = [node for node in bases if node is not None and (integer_or_digits(node)[0] or 0) > 0]
         for node in based[1:]:
             yield Finding(node, f"a second provider sets Base (first at line {based[0].line}): only one may")
         weights = [field(item, "Weight") for item in entries]
         filled = any(placeholder(ctx, node, "Weight") is not None for node in weights)
-        if entries and not filled and not any((integer_of(node)[0] or 0) > 0 for node in weights):
+        if entries and not filled and not any((integer_or_digits(node)[0] or 0) > 0 for node in weights):
             yield Finding(key, "no provider in CapacityProviderStrategy has a Weight above 0")
     for name, node in _numbers(ctx):
         low, high = LIMITS[name]

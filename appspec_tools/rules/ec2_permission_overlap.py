@@ -10,9 +10,10 @@ from typing import FrozenSet, Iterator, List, NamedTuple, Optional, Tuple
 
 from appspec_tools.agent_names import APPSPEC_NAMES
 from appspec_tools.nodes import Mapping, Node, Scalar
-from appspec_tools.rules import ERROR, WARNING, Context, Finding, list_of, rule
-from appspec_tools.rules.files import file_copies
-from appspec_tools.rules.permissions import _entries, _given, _text, _types
+from appspec_tools.reading import is_null, items, string
+from appspec_tools.rules import ERROR, WARNING, Context, Finding, rule
+from appspec_tools.rules.ec2_files import file_copies
+from appspec_tools.rules.permission_entries import entries, entry_types
 
 HEAD = "version: 0.0\nos: linux\n"
 COPY = "files:\n  - source: /\n    destination: /opt/app\n"
@@ -29,16 +30,16 @@ class _Scope(NamedTuple):
 
 def _scopes(ctx: Context) -> List[_Scope]:
     out = []
-    for entry in _entries(ctx):
-        value, types = _text(entry.get("object")), _types(entry)
+    for entry in entries(ctx):
+        value, types = string(entry.get("object")), entry_types(entry)
         pattern = entry.get("pattern")
-        glob = "**" if not _given(pattern) else _text(pattern)
+        glob = "**" if is_null(pattern) else string(pattern)
         if value is None or not value.strip().startswith("/") or types is None or glob is None:
             continue
-        excepts = tuple(text for text in map(_text, list_of(entry.get("except"))) if text is not None)
+        excepts = tuple(text for text in map(string, items(entry.get("except"))) if text is not None)
         obj = entry.get("object")
         assert obj is not None
-        everything = glob == "**" and not list_of(entry.get("except"))
+        everything = glob == "**" and not items(entry.get("except"))
         out.append(_Scope(obj, posixpath.normpath(value.strip()), everything, glob, excepts, types))
     return out
 
@@ -71,7 +72,7 @@ def _members(ctx: Context) -> List[str]:
     found = [name if name in APPSPEC_NAMES else ctx.appspec_name]
     hooks = ctx.doc.get("hooks")
     for _, _, scripts in hooks.items() if isinstance(hooks, Mapping) else []:
-        for entry in list_of(scripts):
+        for entry in items(scripts):
             location = entry.get("location") if isinstance(entry, Mapping) else None
             if isinstance(location, Scalar) and isinstance(location.value, str) and location.value.strip():
                 member = posixpath.normpath(location.value.strip().lstrip("/"))

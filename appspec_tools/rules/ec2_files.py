@@ -7,8 +7,10 @@ import re
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 from typing import Sequence as Names
 
+from appspec_tools import reading
 from appspec_tools.nodes import Mapping, Node, Scalar, Sequence, describe
-from appspec_tools.rules import ERROR, INFO, WARNING, Context, Finding, did_you_mean, list_of, rule
+from appspec_tools.reading import is_null, items, string
+from appspec_tools.rules import ERROR, INFO, WARNING, Context, Finding, did_you_mean, rule
 
 FILE_KEYS = ("source", "destination")
 FILE_KEY_ALIASES = {
@@ -27,9 +29,7 @@ _QUOTE = 'write the path as a quoted string, e.g. `source: "2024"`'
 
 
 def target_os(ctx: Context) -> str:
-    """`windows` when the AppSpec says so, else `linux` (an invalid `os` is TOP006's business)."""
-    node = ctx.doc.get("os")
-    return "windows" if isinstance(node, Scalar) and node.value == "windows" else "linux"
+    return reading.target_os(ctx.doc)
 
 
 def unknown_entry_keys(
@@ -57,11 +57,7 @@ def shown(node: Optional[Node]) -> str:
 
 
 def _entries(ctx: Context) -> List[Mapping]:
-    return [e for e in list_of(ctx.doc.get("files")) if isinstance(e, Mapping)]
-
-
-def _path(node: Optional[Node]) -> Optional[str]:
-    return node.value if isinstance(node, Scalar) and node.tag == "str" else None
+    return [e for e in items(ctx.doc.get("files")) if isinstance(e, Mapping)]
 
 
 @rule(
@@ -94,7 +90,7 @@ def files_not_a_list(ctx: Context) -> Iterator[Finding]:
 def entry_not_a_mapping(ctx: Context) -> Iterator[Finding]:
     """Each entry must be a `source`/`destination` mapping. For a plain string the agent reports the
     misleading "specifies a destination file, but no source file"; a nested list crashes it."""
-    for entry in list_of(ctx.doc.get("files")):
+    for entry in items(ctx.doc.get("files")):
         if not isinstance(entry, Mapping):
             yield Finding(
                 entry,
@@ -118,15 +114,15 @@ def source_missing(ctx: Context) -> Iterator[Finding]:
     `File.join` fails on it — quote names such as `"2024"`."""
     for entry in _entries(ctx):
         node = entry.get("source")
-        if node is None or (isinstance(node, Scalar) and node.tag == "null"):
-            has_destination = _path(entry.get("destination")) is not None
+        if is_null(node):
+            has_destination = string(entry.get("destination")) is not None
             yield Finding(
                 entry,
                 "files entry specifies a destination but no source"
                 if has_destination
                 else "files entry has no source",
             )
-        elif _path(node) is None:
+        elif string(node) is None:
             yield Finding(node, f"source is {described(node)}, not a path", hint=_QUOTE)
 
 
@@ -144,13 +140,13 @@ def destination_missing(ctx: Context) -> Iterator[Finding]:
     file"). A number or boolean destination makes `File.join` fail."""
     for entry in _entries(ctx):
         node = entry.get("destination")
-        if node is None or (isinstance(node, Scalar) and node.tag == "null"):
+        if is_null(node):
             source = entry.get("source")
-            if _path(source) is not None:
+            if string(source) is not None:
                 yield Finding(entry, f"files entry specifies only a source ({shown(source)}), no destination")
             else:
                 yield Finding(entry, "files entry has no destination")
-        elif _path(node) is None:
+        elif string(node) is None:
             yield Finding(node, f"destination is {described(node)}, not a path", hint=_QUOTE)
 
 
@@ -171,7 +167,7 @@ def destination_not_absolute(ctx: Context) -> Iterator[Finding]:
     windows = target_os(ctx) == "windows"
     for entry in _entries(ctx):
         node = entry.get("destination")
-        value = _path(node)
+        value = string(node)
         if value is None:
             continue
         if windows:
@@ -233,7 +229,7 @@ def file_copies(ctx: Context) -> List[_Copy]:
     out = []
     for entry in _entries(ctx):
         source_node = entry.get("source")
-        source, destination = _path(source_node), _path(entry.get("destination"))
+        source, destination = string(source_node), string(entry.get("destination"))
         if source_node is not None and source is not None and destination is not None:
             out.append(
                 _Copy(source_node, _source_key(source, windows), _norm(destination, windows), destination)

@@ -6,6 +6,7 @@ from typing import Iterator, Optional
 
 from appspec_tools.agent_names import FILE_EXISTS_BEHAVIORS
 from appspec_tools.nodes import Mapping, Node, Scalar, describe
+from appspec_tools.reading import is_null
 from appspec_tools.rules import ERROR, WARNING, Context, Finding, did_you_mean, rule, unknown_keys
 
 EC2_TOP_KEYS = ("version", "os", "files", "permissions", "hooks", "file_exists_behavior")
@@ -167,7 +168,7 @@ def file_exists_behavior(ctx: Context) -> Iterator[Finding]:
     """The AppSpec's `file_exists_behavior` must be exactly DISALLOW, OVERWRITE or RETAIN (case-sensitive
     in the file, unlike the deployment option); the AppSpec value wins over the deployment's."""
     node = ctx.doc.get("file_exists_behavior") if isinstance(ctx.root, Mapping) else None
-    if node is None or (isinstance(node, Scalar) and node.tag == "null"):
+    if is_null(node):
         return
     value = node.value if isinstance(node, Scalar) else None
     if value in FILE_EXISTS_BEHAVIORS:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 import re
 from typing import Iterator, List, NamedTuple, Optional, Tuple
 
@@ -21,8 +20,9 @@ from appspec_tools.lifecycle import (
     MAX_EVENT_SECONDS,
 )
 from appspec_tools.nodes import Mapping, Node, Scalar, Sequence, describe
-from appspec_tools.rules import ERROR, INFO, WARNING, Context, Finding, did_you_mean, list_of, rule
-from appspec_tools.rules.files import described, shown, target_os, unknown_entry_keys
+from appspec_tools.reading import RubyInteger, items, ruby_to_i
+from appspec_tools.rules import ERROR, INFO, WARNING, Context, Finding, did_you_mean, rule
+from appspec_tools.rules.ec2_files import described, shown, target_os, unknown_entry_keys
 
 SCRIPT_KEYS = ("location", "timeout", "runas", "sudo")
 # fmt: off
@@ -33,9 +33,6 @@ SCRIPT_KEY_ALIASES = {
 # fmt: on
 _OTHER_PLATFORM_EVENTS = (set(ECS_ORDER) | ECS_RESERVED | set(LAMBDA_ORDER)) - set(EC2_ORDER)
 # Patterns are strings, compiled by `re` (and cached) on first use: not at import, every start-up.
-_PLAIN_INT = r"\s*[+-]?\d+\s*"
-_DECIMAL = r"\s*[+-]?\d+\.\d*\s*"
-_RUBY_TO_I = r"\s*([+-]?\d+(?:_\d+)*)"
 _DRIVE = r"^[A-Za-z]:[\\/]"
 
 
@@ -68,7 +65,7 @@ def _scripts(ctx: Context) -> List[Script]:
     return [
         Script(str(event.name), item)
         for event in _events(ctx)
-        for item in list_of(event.value)
+        for item in items(event.value)
         if isinstance(item, Mapping)
     ]
 
@@ -125,7 +122,7 @@ def script_not_a_mapping(ctx: Context) -> Iterator[Finding]:
     """The agent calls `has_key?('location')` on every entry; a bare path (a list of strings) crashes it
     with a NoMethodError."""
     for event in _events(ctx):
-        for item in list_of(event.value):
+        for item in items(event.value):
             if not isinstance(item, Mapping):
                 fix = f": write - location: {item.text}" if isinstance(item, Scalar) else ""
                 yield Finding(item, f"script in {event.name} is {describe(item)}, not a mapping{fix}")
@@ -248,33 +245,12 @@ def _climbs_out(location: str, windows: bool) -> bool:
     return any(depth < 0 for depth in itertools.accumulate(steps))
 
 
-class Timeout(NamedTuple):
-    seconds: Optional[int]  # what the agent uses; None when `to_i` itself fails
-    why: str  # how the value was read, for messages
-
-
-def read_timeout(node: Optional[Node]) -> Timeout:
+def read_timeout(node: Optional[Node]) -> RubyInteger:
     """`script_info.rb`: `(timeout || 3600).to_i`."""
-    if node is None or (isinstance(node, Scalar) and (node.tag == "null" or node.value is False)):
-        return Timeout(DEFAULT_SCRIPT_TIMEOUT, "default")
-    if not isinstance(node, Scalar) or node.tag in ("bool", "timestamp", "binary"):
-        return Timeout(None, f"{describe(node)} has no integer value")
-    value = node.value
-    if node.tag == "int":
-        return Timeout(value, "int")
-    if node.tag == "float":
-        if not math.isfinite(value):
-            return Timeout(None, f"{node.text} has no integer value")
-        return Timeout(math.trunc(value), "fraction" if value != math.trunc(value) else "int")
-    text = str(value)
-    match = re.match(_RUBY_TO_I, text)
-    seconds = int(match.group(1).replace("_", "")) if match else 0
-    if re.fullmatch(_PLAIN_INT, text):
-        return Timeout(seconds, "int")
-    return Timeout(seconds, "fraction" if re.fullmatch(_DECIMAL, text) else "text")
+    return ruby_to_i(node, DEFAULT_SCRIPT_TIMEOUT)
 
 
-def _timeouts(ctx: Context) -> Iterator[Tuple[Script, Node, Timeout]]:
+def _timeouts(ctx: Context) -> Iterator[Tuple[Script, Node, RubyInteger]]:
     for script in _scripts(ctx):
         node = script.entry.get("timeout")
         if node is not None:
@@ -294,10 +270,10 @@ def timeout_invalid(ctx: Context) -> Iterator[Finding]:
     """The agent reads `timeout.to_i` and rejects anything not above 0 ("an invalid timeout value was
     provided"): `0`, `-5`, `foo` (which is 0). `true`, a list or a mapping have no `to_i` and crash it."""
     for _, node, timeout in _timeouts(ctx):
-        if timeout.seconds is None:
-            yield Finding(node, f"invalid timeout value ({shown(node)}): {timeout.why}")
-        elif timeout.seconds <= 0:
-            read = "" if timeout.why == "int" else f", read as {timeout.seconds}"
+        if timeout.value is None:
+            yield Finding(node, f"invalid timeout value ({shown(node)}): {timeout.read_as}")
+        elif timeout.value <= 0:
+            read = "" if timeout.read_as == "int" else f", read as {timeout.value}"
             yield Finding(node, f"invalid timeout value ({shown(node)}{read}): it must be above 0 seconds")
 
 
@@ -314,8 +290,8 @@ def timeout_text(ctx: Context) -> Iterator[Finding]:
     """Ruby's `to_i` reads the leading digits and drops the rest, so `5m` is 5 seconds and `1h` is 1
     second: the script is killed long before the intended time. (`"30"` in quotes is fine.)"""
     for _, node, timeout in _timeouts(ctx):
-        if timeout.why == "text" and timeout.seconds and timeout.seconds > 0:
-            yield Finding(node, f"timeout {shown(node)} is read as {timeout.seconds} seconds")
+        if timeout.read_as == "text" and timeout.value and timeout.value > 0:
+            yield Finding(node, f"timeout {shown(node)} is read as {timeout.value} seconds")
 
 
 @rule(
@@ -330,8 +306,8 @@ def timeout_text(ctx: Context) -> Iterator[Finding]:
 def timeout_fraction(ctx: Context) -> Iterator[Finding]:
     """`to_i` drops the fraction: `30.9` is 30 seconds."""
     for _, node, timeout in _timeouts(ctx):
-        if timeout.why == "fraction" and timeout.seconds and timeout.seconds > 0:
-            yield Finding(node, f"timeout {shown(node)} is truncated to {timeout.seconds} seconds")
+        if timeout.read_as == "fraction" and timeout.value and timeout.value > 0:
+            yield Finding(node, f"timeout {shown(node)} is truncated to {timeout.value} seconds")
 
 
 @rule(
@@ -347,8 +323,8 @@ def timeout_too_long(ctx: Context) -> Iterator[Finding]:
     """The user guide documents 3600 s (one hour) as the maximum for a lifecycle event. The agent
     itself sets no bound, but the service limits the event, so a longer script is cut off there."""
     for _, node, timeout in _timeouts(ctx):
-        if timeout.seconds is not None and timeout.seconds > MAX_EVENT_SECONDS:
-            yield Finding(node, f"timeout {timeout.seconds} is over the {MAX_EVENT_SECONDS}-second maximum")
+        if timeout.value is not None and timeout.value > MAX_EVENT_SECONDS:
+            yield Finding(node, f"timeout {timeout.value} is over the {MAX_EVENT_SECONDS}-second maximum")
 
 
 @rule(
@@ -369,11 +345,11 @@ def event_timeouts_too_long(ctx: Context) -> Iterator[Finding]:
     already reported by HOOK012 is not reported again."""
     for event in _events(ctx):
         seconds = []
-        for item in list_of(event.value):
+        for item in items(event.value):
             node = item.get("timeout") if isinstance(item, Mapping) else None
             timeout = read_timeout(node) if node is not None else None
-            if timeout is not None and timeout.seconds is not None and timeout.seconds > 0:
-                seconds.append(timeout.seconds)
+            if timeout is not None and timeout.value is not None and timeout.value > 0:
+                seconds.append(timeout.value)
         if len(seconds) > 1 and max(seconds) <= MAX_EVENT_SECONDS and sum(seconds) > MAX_EVENT_SECONDS:
             yield Finding(
                 event.key,

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from appspec_tools.agent_names import APPSPEC_NAMES
 from appspec_tools.lifecycle import EC2_SCRIPTABLE
 from appspec_tools.nodes import Mapping, Scalar
-from appspec_tools.revision import DIR, FILE, Revision
-from appspec_tools.rules import ERROR, INFO, WARNING, Context, Finding, declare, list_of, rule
+from appspec_tools.problem import Problem
+from appspec_tools.reading import items
+from appspec_tools.revision import DIR, FILE, RULE_IDS, SETUID, SYMLINK_OUT, Revision
+from appspec_tools.rules import ERROR, INFO, WARNING, Context, Finding, declare, rule
 
 MAX_SCRIPT_BYTES = 1024 * 1024
 MAX_REPORTED = 10  # unsafe entries reported one by one per rule; the rest are counted
@@ -139,19 +141,34 @@ declare(
     good=_LISTING + "appspec.yml, config -> shared/config",
     scope="revision",
 )
-_UNPACKED = {  # what happens to an entry of these rules; the others are refused
-    "REV006": "the agent keeps the bit; `appspec deploy --safe` and `appspec fleet` refuse it",
-    "REV018": "the agent and the deploy shim keep it as a link",
+_UNPACKED = {  # what happens to an entry of these kinds; the others are refused
+    SETUID: "the agent keeps the bit; `appspec deploy --safe` and `appspec fleet` refuse it",
+    SYMLINK_OUT: "the agent and the deploy shim keep it as a link",
 }
 
 
+def revision_problems(rev: Revision, disabled: Iterable[str] = frozenset()) -> Iterator[Problem]:
+    """Revision-level problems (not inside the AppSpec), at line 1, column 1 of the revision path."""
+    from appspec_tools.rules import all_rules
+
+    rules, off = all_rules(), frozenset(disabled)
+    for rule_id, message in revision_findings(rev):
+        if rule_id not in off:
+            yield Problem(rev.path, 1, 1, rule_id, rules[rule_id].severity, message, rules[rule_id].hint)
+
+
 def revision_findings(rev: Revision) -> Iterator[Tuple[str, str]]:
-    """(rule id, message) for the revision-level problems; Revision.problems turns them into Problems."""
+    """(rule id, message) for the revision-level problems: the bundle's unsafe entries, where its AppSpec
+    is, macOS debris."""
     counts: Dict[str, int] = {}
-    for _, rule_id, reason in rev.unsafe():
+    for found in rev.unsafe_entries():
+        rule_id = RULE_IDS[found.kind]
         counts[rule_id] = counts.get(rule_id, 0) + 1
         if counts[rule_id] <= MAX_REPORTED:
-            yield rule_id, f"{reason}: {_UNPACKED.get(rule_id, 'the deploy shim refuses to unpack it')}"
+            yield (
+                rule_id,
+                f"{found.reason}: {_UNPACKED.get(found.kind, 'the deploy shim refuses to unpack it')}",
+            )
     for rule_id, count in sorted(counts.items()):
         if count > MAX_REPORTED:
             yield rule_id, f"{count - MAX_REPORTED} more entries like these in {rev.path}"
@@ -214,6 +231,12 @@ class HookScript:
     data: Optional[bytes] = None  # the first MAX_SCRIPT_BYTES when it is a regular file
 
 
+def _bundle(ctx: Context) -> Revision:
+    """The revision a rule of scope "revision" checks (the linter runs them only with one)."""
+    assert ctx.revision is not None
+    return ctx.revision
+
+
 def _windows(ctx: Context) -> bool:
     node = ctx.doc.get("os")
     return (
@@ -236,12 +259,12 @@ def _scripts(ctx: Context) -> List[HookScript]:
         for event, _, entries in hooks.items():
             if event not in EC2_SCRIPTABLE:
                 continue  # never run by the agent; the hook rules report the name
-            for item in list_of(entries):
+            for item in items(entries):
                 node = item.get("location") if isinstance(item, Mapping) else None
                 if isinstance(node, Scalar) and isinstance(node.value, str) and node.value.strip():
                     script = HookScript(event, node, _member(node.value, windows))
-                    if ctx.revision.is_regular(script.member):
-                        script.data = ctx.revision.read(script.member, MAX_SCRIPT_BYTES)
+                    if _bundle(ctx).is_regular(script.member):
+                        script.data = _bundle(ctx).read(script.member, MAX_SCRIPT_BYTES)
                     scripts.append(script)
     ctx.cache["rev.scripts"] = scripts
     return scripts
@@ -287,7 +310,7 @@ def _suggest(rev: Revision, member: str) -> str:
 def script_missing(ctx: Context) -> Iterator[Finding]:
     """The agent joins `location` to the unpacked revision (a leading `/` stays inside it) and fails the
     event with "Script does not exist at specified location: …" (ScriptMissing) when nothing is there."""
-    rev = ctx.revision
+    rev = _bundle(ctx)
     for script in _scripts(ctx):
         entry, status = rev.resolved(script.member)
         if entry is not None:
@@ -314,7 +337,7 @@ def script_not_a_file(ctx: Context) -> Iterator[Finding]:
     """A directory passes the agent's existence check, then running it fails the event (EACCES,
     "Permission denied"); device files and FIFOs cannot be run either."""
     for script in _scripts(ctx):
-        entry = ctx.revision.resolved(script.member)[0]
+        entry = _bundle(ctx).resolved(script.member)[0]
         if entry is not None and entry.kind != FILE:
             what = "a directory" if entry.kind == DIR else f"a {entry.kind} entry"
             yield Finding(
@@ -399,9 +422,9 @@ def script_not_executable(ctx: Context) -> Iterator[Finding]:
     for script in [] if _windows(ctx) else _scripts(ctx):
         if script.data is None:
             continue
-        mode = ctx.revision.mode(script.member)
+        mode = _bundle(ctx).mode(script.member)
         if mode is None:
-            yield Finding(script.node, f"{script.node.value} has no Unix mode in {ctx.revision.path} (zipped on "
+            yield Finding(script.node, f"{script.node.value} has no Unix mode in {_bundle(ctx).path} (zipped on "
                           "Windows?), so it unpacks without the exec bit and the agent must chmod +x it")  # fmt: skip
         elif not mode & 0o111:
             yield Finding(script.node, f"Script at specified location: {script.node.value} is not executable "
@@ -444,14 +467,14 @@ def source_missing(ctx: Context) -> Iterator[Finding]:
     """Install copies `File.join(archive, source)`; a missing source fails Install with "No such file or
     directory" (UnknownError) after the previous revision's files were already removed."""
     windows = _windows(ctx)
-    for item in list_of(ctx.doc.get("files")):
+    for item in items(ctx.doc.get("files")):
         node = item.get("source") if isinstance(item, Mapping) else None
         if not isinstance(node, Scalar) or not isinstance(node.value, str):
             continue
         member = _member(node.value, windows)
-        if member.strip("./") and not ctx.revision.exists(member):
-            tip = _suggest(ctx.revision, member)
-            where = ctx.revision.display("")
+        if member.strip("./") and not _bundle(ctx).exists(member):
+            tip = _suggest(_bundle(ctx), member)
+            where = _bundle(ctx).display("")
             yield Finding(node, f"files source {node.value} does not exist in {where}: Install fails{tip}")
 
 
@@ -467,7 +490,7 @@ def source_missing(ctx: Context) -> Iterator[Finding]:
 )
 def windows_tar(ctx: Context) -> Iterator[Finding]:
     """The Windows agent supports zip bundles; for tar and tgz it logs a warning and tries anyway."""
-    if _windows(ctx) and ctx.revision.kind == "tar":
+    if _windows(ctx) and _bundle(ctx).kind == "tar":
         yield Finding(
-            ctx.doc.get("os"), f"os: windows with the tar bundle {ctx.revision.path}: Windows needs zip"
+            ctx.doc.get("os"), f"os: windows with the tar bundle {_bundle(ctx).path}: Windows needs zip"
         )

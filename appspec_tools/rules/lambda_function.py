@@ -9,19 +9,10 @@ from typing import Iterator, List, Optional, Tuple
 
 from appspec_tools.nodes import Mapping, Node, Scalar, describe
 from appspec_tools.platforms import LAMBDA_TYPE
+from appspec_tools.reading import field, field_pair, integer_or_digits, is_null, stripped
 from appspec_tools.rules import ERROR, WARNING, Context, Finding, rule
 from appspec_tools.rules.placeholders import placeholder
-from appspec_tools.rules.service_keys import (
-    ANY_KEY,
-    field,
-    field_pair,
-    integer_of,
-    is_null,
-    register_common_rules,
-    resources,
-    shown,
-    string_of,
-)
+from appspec_tools.rules.service_keys import ANY_KEY, register_common_rules, resources, shown
 
 ON = {"lambda"}
 PROPERTIES = ("Name", "Alias", "CurrentVersion", "TargetVersion")
@@ -83,8 +74,8 @@ def function_type(ctx: Context) -> Iterator[Finding]:
             yield Finding(
                 pair[0] if pair else key, f"function resource has no Type: it must be {LAMBDA_TYPE}"
             )
-        elif string_of(pair[1]) != LAMBDA_TYPE:
-            sam = " (the SAM template type)" if string_of(pair[1]) == "AWS::Serverless::Function" else ""
+        elif stripped(pair[1]) != LAMBDA_TYPE:
+            sam = " (the SAM template type)" if stripped(pair[1]) == "AWS::Serverless::Function" else ""
             yield Finding(pair[1], f"function Type is {shown(pair[1])}{sam}: it must be {LAMBDA_TYPE}")
 
 
@@ -110,7 +101,7 @@ def required(ctx: Context) -> Iterator[Finding]:
             found = field_pair(pair[1], name)
             if found is None:
                 yield Finding(pair[0], f"Properties has no {name}")
-            elif is_null(found[1]) or string_of(found[1]) == "":
+            elif is_null(found[1]) or stripped(found[1]) == "":
                 yield Finding(found[0], f"{name} is empty")
 
 
@@ -143,7 +134,7 @@ def property_types(ctx: Context) -> Iterator[Finding]:
 
 
 def _version(node: Optional[Node]) -> Optional[int]:
-    value, _ = integer_of(node)
+    value, _ = integer_or_digits(node)
     return value if value is not None and value > 0 else None
 
 
@@ -162,11 +153,11 @@ def versions(ctx: Context) -> Iterator[Finding]:
     for properties in _properties(ctx):
         for name in VERSIONS:
             node = field(properties, name)
-            if is_null(node) or string_of(node) == "" or _version(node) is not None:
+            if is_null(node) or stripped(node) == "" or _version(node) is not None:
                 continue
             if placeholder(ctx, node, name) is not None:
                 continue  # LMB016's
-            if string_of(node) == "$LATEST":
+            if stripped(node) == "$LATEST":
                 yield Finding(node, f"{name} is $LATEST: publish a version and use its number")
             else:
                 yield Finding(

@@ -1,0 +1,131 @@
+"""EC2/On-Premises `permissions` SELinux contexts: `context_info.rb` and `range_info.rb`."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator, List, Optional
+
+from appspec_tools.nodes import Mapping, describe
+from appspec_tools.reading import is_null, string
+from appspec_tools.rules import ERROR, WARNING, Context, Finding, rule
+from appspec_tools.rules.ec2_files import described
+from appspec_tools.rules.permission_entries import context_of, entries
+
+_RANGE_SENSITIVITY = r"^s[0-9]+$"  # compiled by `re` on first use, not at import
+_RANGE_CATEGORY = r"^c[0-9]+$"
+
+
+def range_problem(text: str) -> Optional[str]:
+    """`range_info.rb`: `s#[-s#][:c#[.c#](,c#[.c#])*]`, high ≥ low, categories 0-1023, no duplicates."""
+
+    def parts(value: str, sep: str) -> List[str]:
+        pieces = value.split(sep, 1)
+        if not all(pieces):
+            raise ValueError(f"invalid range part {value}")
+        return pieces
+
+    def sensitivity(value: str) -> int:
+        if not re.match(_RANGE_SENSITIVITY, value):
+            raise ValueError(f"invalid sensitivity {value}")
+        return int(value[1:])
+
+    def category(value: str) -> int:
+        if not re.match(_RANGE_CATEGORY, value) or int(value[1:]) > 1023:
+            raise ValueError(f"invalid category {value}")
+        return int(value[1:])
+
+    try:
+        level, *cats = parts(text, ":")
+        low, *high = parts(level, "-")
+        bottom = sensitivity(low)
+        if high and sensitivity(high[0]) < bottom:
+            raise ValueError(f"SELinux range ({text}) has its high sensitivity below the low one")
+        numbers: List[int] = []
+        pieces = cats[0].split(",") if cats else []
+        while pieces and pieces[-1] == "":
+            pieces.pop()  # Ruby's split drops trailing empty fields
+        for piece in pieces:
+            if "." in piece:
+                first, last = parts(piece, ".")
+                if category(last) < category(first):
+                    raise ValueError(f"invalid category range {first}.{last}")
+                numbers += range(category(first), category(last) + 1)
+            else:
+                numbers.append(category(piece))
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("duplicate categories")
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+@rule(
+    "PERM015",
+    ERROR,
+    "`context` is not a mapping with a `type`",
+    hint="write `context:` as a mapping with at least `type:` (and optionally `name:` and `range:`)",
+    platforms={"ec2"},
+    bad="version: 0.0\nos: linux\npermissions:\n  - object: /var/www\n    context:\n      name: unconfined_u",
+    good="version: 0.0\nos: linux\npermissions:\n  - object: /var/www\n    context:\n"
+    "      type: httpd_sys_content_t",
+)
+def context_without_type(ctx: Context) -> Iterator[Finding]:
+    """`context_info.rb` requires the SELinux `type` ("specifies an invalid context type"); a context
+    that is a string or a list is rejected or crashes the agent."""
+    for entry in entries(ctx):
+        node = context_of(entry)
+        if node is None:
+            continue
+        if not isinstance(node, Mapping):
+            yield Finding(node, f"context is {described(node)}, not a mapping with a type")
+        elif is_null(node.get("type")):
+            yield Finding(node, "invalid context: it has no type")
+
+
+@rule(
+    "PERM016",
+    WARNING,
+    "`context.user` is ignored: the agent reads `name`",
+    hint="rename `user:` to `name:` inside `context`",
+    platforms={"ec2"},
+    bad="version: 0.0\nos: linux\npermissions:\n  - object: /var/www\n    context:\n      user: system_u\n"
+    "      type: httpd_sys_content_t",
+    good="version: 0.0\nos: linux\npermissions:\n  - object: /var/www\n    context:\n      name: system_u\n"
+    "      type: httpd_sys_content_t",
+)
+def context_user_ignored(ctx: Context) -> Iterator[Finding]:
+    """The user guide documents `context.user`, but `context_info.rb` takes the SELinux user from
+    `name`, so `user` is silently ignored and the file gets the default SELinux user."""
+    for entry in entries(ctx):
+        node = context_of(entry)
+        if isinstance(node, Mapping) and "user" in node:
+            tip = "" if "name" in node else "; write name: instead"
+            yield Finding(
+                node.key_node("user"),
+                f"context user is ignored: the agent reads the SELinux user from name{tip}",
+            )
+
+
+@rule(
+    "PERM017",
+    ERROR,
+    "Invalid SELinux `context.range`",
+    hint="write the range as `s0`, `s0-s2` or `s0:c0.c5,c7` (categories c0-c1023, each once)",
+    platforms={"ec2"},
+    bad="version: 0.0\nos: linux\npermissions:\n  - object: /var/www\n    context:\n"
+    "      type: httpd_sys_content_t\n      range: s1-s0",
+    good="version: 0.0\nos: linux\npermissions:\n  - object: /var/www\n    context:\n"
+    "      type: httpd_sys_content_t\n      range: s0-s1",
+)
+def context_range_invalid(ctx: Context) -> Iterator[Finding]:
+    """`range_info.rb` accepts `s#[-s#][:c#[.c#](,c#[.c#])*]`: the high sensitivity not below the low
+    one, categories 0-1023, ranges low to high, no category twice."""
+    for entry in entries(ctx):
+        node = context_of(entry)
+        value = node.get("range") if isinstance(node, Mapping) else None
+        if value is None or is_null(value):
+            continue
+        text = string(value)
+        problem = range_problem(text) if text is not None else f"range is {describe(value)}, not a string"
+        if problem:
+            yield Finding(value, problem)
