@@ -7,7 +7,6 @@ import json
 import os
 import threading
 import time
-from dataclasses import asdict
 from typing import List, Optional, TextIO
 
 from agent_shim.bundle import BundleError, parse_location
@@ -17,10 +16,10 @@ from agent_shim.deployment import (
     DeploymentRequest,
     DeploymentResult,
     EventCallback,
-    EventResult,
     deploy,
     origin_location,
 )
+from agent_shim.events import EventRecord, event_line, event_start_line, result_line
 from agent_shim.hook_executor import SAFE_KILL_GRACE
 from agent_shim.layout import DEFAULT_ROOT, LOCAL_GROUP_ID
 from agent_shim.lock import GroupLocked
@@ -119,14 +118,14 @@ class LiveLines:
         self.seen: set = set()
         self.running = RunningEvent(out) if hasattr(out, "isatty") and out.isatty() else None
 
-    def __call__(self, name: str, event: Optional[EventResult], result: DeploymentResult) -> None:
+    def __call__(self, name: str, event: Optional[EventRecord], result: DeploymentResult) -> None:
         if self.running is not None:
             self.running.stop()
         self._line(name, event, result)
         if event is None and self.running is not None:
             self.running.start(name)
 
-    def _line(self, name: str, event: Optional[EventResult], result: DeploymentResult) -> None:
+    def _line(self, name: str, event: Optional[EventRecord], result: DeploymentResult) -> None:
         if result.deployment_id not in self.seen:
             self.seen.add(result.deployment_id)
             kind = "rollback " if result.creator == "codeDeployRollback" else ""
@@ -153,17 +152,11 @@ class JsonLines:
     def __init__(self, out: TextIO) -> None:
         self.out = out
 
-    def __call__(self, name: str, event: Optional[EventResult], result: DeploymentResult) -> None:
+    def __call__(self, name: str, event: Optional[EventRecord], result: DeploymentResult) -> None:
         if event is None:
-            record = {
-                "type": "event-start",
-                "deployment_id": result.deployment_id,
-                "event": name,
-                "time": time.time(),
-            }
+            self.out.write(event_start_line(result.deployment_id, name, time.time()))
         else:
-            record = {"type": "event", "deployment_id": result.deployment_id, **asdict(event)}
-        self.out.write(json.dumps(record) + "\n")
+            self.out.write(event_line(result.deployment_id, event))
         self.out.flush()
 
 
@@ -262,7 +255,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         json.dump(result.to_dict(), out, indent=2)
         out.write("\n")
     elif args.output_format == "jsonl":
-        out.write(json.dumps({"type": "result", **result.to_dict()}) + "\n")
+        out.write(result_line(result.to_dict()))
     else:
         report(result, out)
         if result.succeeded:

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from agent_shim import install as installer
 from agent_shim.bundle import BundleError, BundleLocation, fetch, parse_location, refuse_unsafe, unpack
+from agent_shim.events import EventRecord, EventStatus
 from agent_shim.hook_executor import UNKNOWN_ERROR, HookExecutor, ScriptFailure, hook_environment
 from agent_shim.layout import (
     DEFAULT_MAX_REVISIONS,
@@ -44,7 +45,7 @@ from agent_shim.script_log import ScriptLog
 from appspec_tools.agent_names import INSTALL_APPSPEC_FALLBACKS
 from appspec_tools.fileio import write_atomically
 
-SUCCEEDED, FAILED, SKIPPED = "Succeeded", "Failed", "Skipped"
+SUCCEEDED, FAILED, SKIPPED = EventStatus.SUCCEEDED, EventStatus.FAILED, EventStatus.SKIPPED
 
 
 @dataclass
@@ -76,19 +77,6 @@ class DeploymentRequest:
 
 
 @dataclass
-class EventResult:
-    event: str
-    status: str
-    started: float
-    duration: float
-    error_code: int = 0
-    error_name: str = ""
-    script_name: str = ""
-    message: str = ""
-    log_tail: str = ""
-
-
-@dataclass
 class DeploymentResult:
     deployment_id: str
     group_id: str
@@ -99,7 +87,7 @@ class DeploymentResult:
     status: str = FAILED
     message: str = ""
     error_code: int = 0
-    events: List[EventResult] = field(default_factory=list)
+    events: List[EventRecord] = field(default_factory=list)
     lint: List[str] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
     deployment_dir: str = ""
@@ -116,7 +104,7 @@ class DeploymentResult:
         return self.status == SUCCEEDED
 
     @property
-    def failed_event(self) -> Optional[EventResult]:
+    def failed_event(self) -> Optional[EventRecord]:
         return next(
             (e for e in self.events if e.status == FAILED and not e.message.startswith("ignored: ")), None
         )
@@ -125,7 +113,7 @@ class DeploymentResult:
         return asdict(self)
 
 
-EventCallback = Callable[[str, Optional[EventResult], DeploymentResult], None]
+EventCallback = Callable[[str, Optional[EventRecord], DeploymentResult], None]
 
 
 def deploy(request: DeploymentRequest, on_event: Optional[EventCallback] = None) -> DeploymentResult:
@@ -364,7 +352,7 @@ class Deployment:
             return
         result.status, result.message = SUCCEEDED, "the deployment succeeded"
 
-    def _run_event(self, name: str) -> EventResult:
+    def _run_event(self, name: str) -> EventRecord:
         started = time.time()
         clock = time.monotonic()
         status, failure = SUCCEEDED, None
@@ -381,7 +369,7 @@ class Deployment:
             failure = ScriptFailure(UNKNOWN_ERROR, "", str(exc))  # the agent sends no log with code 5
         except OSError as exc:
             failure = ScriptFailure(UNKNOWN_ERROR, "", f"{type(exc).__name__}: {exc}")
-        event = EventResult(name, status, started, time.monotonic() - clock)
+        event = EventRecord(name, status, started, time.monotonic() - clock)
         if failure is not None:
             event.status = FAILED
             event.error_code, event.error_name = failure.error_code, failure.error_name

@@ -12,7 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
-SUCCEEDED, FAILED, SKIPPED, IN_PROGRESS, PENDING = "Succeeded", "Failed", "Skipped", "InProgress", "Pending"
+from agent_shim.events import EventStatus
+from agent_shim.fleet.events import HostEvent, HostOutcome  # the event record, defined in events.py
+
+SUCCEEDED, FAILED, SKIPPED = EventStatus.SUCCEEDED, EventStatus.FAILED, EventStatus.SKIPPED
+IN_PROGRESS, PENDING = EventStatus.IN_PROGRESS, "Pending"
 INTERRUPTED, STOPPED = "Interrupted", "Stopped"
 
 
@@ -33,35 +37,6 @@ class HostSpec:
         None  # --install-root on the host (simulated hosts without mount namespaces)
     )
     environment: Dict[str, str] = field(default_factory=dict)  # extra hook environment on this host
-
-
-@dataclass
-class HostEvent:
-    """A lifecycle event on a host, as the runner's `event` JSON line reports it, or one the controller
-    itself performs (BlockTraffic / AllowTraffic through the load balancer)."""
-
-    host: str
-    event: str
-    status: str
-    started: float
-    duration: float
-    error_code: int = 0
-    error_name: str = ""
-    script_name: str = ""
-    message: str = ""
-    log_tail: str = ""
-
-
-@dataclass
-class HostOutcome:
-    host: str
-    status: str  # Succeeded, Failed, Skipped, Interrupted
-    reason: str = ""  # one line: why it failed (script + error, SSH failure, timeout, LB)
-    events: List[HostEvent] = field(default_factory=list)
-    started: float = 0.0
-    duration: float = 0.0
-    host_deployment_id: str = ""  # the runner's own `d-…` id on that host
-    log_tail: str = ""
 
 
 EventSink = Callable[[HostEvent], None]

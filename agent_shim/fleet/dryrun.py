@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, TextIO
 
-from agent_shim.fleet.config import deployment_order, simulate
 from agent_shim.fleet.contracts import HostSpec
-from agent_shim.fleet.controller import TRAFFIC_STEPS, Controller
+from agent_shim.fleet.controller import Controller
 from agent_shim.fleet.group import LOCAL
+from agent_shim.fleet.group_state import schedule_for, serving_sets
+from agent_shim.fleet.host_steps import TRAFFIC_STEPS
 from agent_shim.fleet.revisions import Revision
 
 
@@ -17,14 +18,12 @@ def build_plan(controller: Controller, bundle: Optional[str], bundle_type: Optio
     """What a deployment of `bundle` would do, from the group file and the history (the controller's);
     no host is contacted."""
     group, history = controller.group, controller.history
-    names = [h.name for h in group.hosts]
-    live_side, targets = "", names
-    if group.blue_green is not None:
-        live_side = history.group_state(group.application, group.name)["live_set"]
-        targets = list(group.blue_green.blue if live_side == "green" else group.blue_green.green)
-    health = history.host_health(group.application, group.name, targets)
-    order = deployment_order(targets, health)
-    minimum = group.config.minimum(len(order))
+    sets = serving_sets(group, history)
+    blue_green = group.blue_green is not None
+    targets = list(sets.idle) if blue_green else [h.name for h in group.hosts]
+    scheduled = schedule_for(group, history, targets, replacement_set=blue_green)
+    order, minimum = list(scheduled.order), scheduled.minimum
+    health = history.host_health(group.application, group.name, order)
     lb = group.load_balancer
     with_lb = lb.enabled and group.blue_green is None
     placeholder = Revision(
@@ -64,14 +63,14 @@ def build_plan(controller: Controller, bundle: Optional[str], bundle_type: Optio
         "config": group.config.describe(len(order)),
         "minimum_healthy_hosts": minimum,
         "load_balancer": lb.type,
-        "batches": simulate(order, minimum, group.max_parallel_ssh),
+        "batches": scheduled.batches(group.max_parallel_ssh),
         "hosts": hosts,
         "fails_at_once": minimum >= len(order),
         "revision": bundle,
         "auto_rollback": group.auto_rollback,
     }
     if group.blue_green is not None:
-        originals = list(group.blue_green.green if live_side == "green" else group.blue_green.blue)
+        originals = list(sets.serving)
         plan["blue_green"] = {
             "serving": originals,
             "replacement": order,

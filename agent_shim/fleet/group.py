@@ -1,234 +1,50 @@
 """The deployment group file: YAML (or JSON) → `DeploymentGroup`, validated with a JSON Schema.
 
 The file is parsed with `appspec_tools.source`, so every node keeps its line and column, and checked
-with `jsonschema` (draft 2020-12); each problem becomes one line `FILE:LINE:COL: key.path: message`.
+with `jsonschema` (draft 2020-12, group_schema.py); each problem becomes one line
+`FILE:LINE:COL: key.path: message`.
 Paths on the controller (key, history, known_hosts, an HAProxy socket, and the roots of `local` hosts)
 are relative to the group file; other hosts' roots are paths on those hosts.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from agent_shim.fleet.config import (
-    ALL_AT_ONCE,
-    HALF_AT_A_TIME,
-    ONE_AT_A_TIME,
-    DeploymentConfig,
-    deployment_config,
-)
+from agent_shim.fleet.config import DeploymentConfig, deployment_config
 from agent_shim.fleet.contracts import HostSpec
-from appspec_tools.agent_names import FILE_EXISTS_BEHAVIORS
+from agent_shim.fleet.group_schema import LOCAL, SCHEMA, plain_data, validate
+from agent_shim.fleet.health_check import HealthCheck
+from agent_shim.fleet.lb.registry import kind_named, setting_names
 from appspec_tools.errors import UsageError
-from appspec_tools.nodes import Mapping, Node, to_python
+from appspec_tools.nodes import Mapping as MappingNode
+from appspec_tools.nodes import Node
 from appspec_tools.nodes import Sequence as SequenceNode
 
-LOCAL = "local"  # a host that is this machine: no SSH (transport_local.LocalTransport)
-SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # names a folder under the deployment root on hosts
+__all__ = ["LOCAL", "SCHEMA", "DeploymentGroup", "GroupFileError", "HealthCheck", "load_group"]
 DEFAULT_HISTORY = os.path.join("appspec", "history.sqlite")  # under $XDG_STATE_HOME (~/.local/state)
-
-_TEXT = {"type": "string", "minLength": 1}
-_PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
-_SECONDS = {"type": "number", "exclusiveMinimum": 0}
-_NAMES = {"type": "array", "minItems": 1, "uniqueItems": True, "items": _TEXT}
-HOST_SCHEMA = {
-    "type": "object",
-    "required": ["host"],
-    "additionalProperties": False,
-    "properties": {
-        "name": {"type": "string", "pattern": SAFE_NAME},
-        "host": _TEXT,
-        "port": _PORT,
-        "user": _TEXT,
-        "key": _TEXT,
-        "lb_server": _TEXT,
-        "lb_target": _TEXT,
-        "root": _TEXT,
-        "install_root": _TEXT,
-        "environment": {
-            "type": "object",
-            "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
-            "additionalProperties": {"type": ["string", "integer", "number"]},
-        },
-    },
-}
-SCHEMA: Dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "appspec-tools deployment group",
-    "type": "object",
-    "required": ["application", "deployment_group", "hosts"],
-    "additionalProperties": False,
-    "properties": {
-        "application": _TEXT,
-        "deployment_group": {"type": "string", "pattern": SAFE_NAME},
-        "deployment_config": {
-            "anyOf": [
-                {"enum": [ONE_AT_A_TIME, HALF_AT_A_TIME, ALL_AT_ONCE]},
-                {
-                    "type": "object",
-                    "required": ["minimum_healthy_hosts"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "name": _TEXT,
-                        "minimum_healthy_hosts": {
-                            "type": "object",
-                            "required": ["type", "value"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "type": {"enum": ["HOST_COUNT", "FLEET_PERCENT"]},
-                                "value": {"type": "integer", "minimum": 0},
-                            },
-                            "if": {"properties": {"type": {"const": "FLEET_PERCENT"}}},
-                            "then": {"properties": {"value": {"maximum": 100}}},
-                        },
-                    },
-                },
-            ]
-        },
-        "hosts": {"type": "array", "minItems": 1, "items": HOST_SCHEMA},
-        "load_balancer": {
-            "type": "object",
-            "required": ["type"],
-            "additionalProperties": False,
-            "properties": {
-                "type": {"enum": ["haproxy", "elbv2", "none"]},
-                "socket": _TEXT,
-                "backend": _TEXT,
-                "target_group_arns": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {"type": "string", "pattern": "^arn:"},
-                },
-                "region": _TEXT,
-                "endpoint_url": _TEXT,
-                "port": _PORT,
-                "drain_timeout": _SECONDS,
-                "healthy_timeout": _SECONDS,
-            },
-            "allOf": [
-                {
-                    "if": {"properties": {"type": {"const": "haproxy"}}},
-                    "then": {"required": ["socket", "backend"]},
-                },
-                {
-                    "if": {"properties": {"type": {"const": "elbv2"}}},
-                    "then": {"required": ["target_group_arns"]},
-                },
-            ],
-        },
-        "health_check": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "path": {"type": "string", "pattern": "^/"},
-                "port": _PORT,
-                "interval": _SECONDS,
-                "timeout": _SECONDS,
-                "healthy_threshold": {"type": "integer", "minimum": 1},
-                "unhealthy_threshold": {"type": "integer", "minimum": 1},
-                "success_codes": {
-                    "type": ["string", "integer"],
-                    "pattern": r"^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$",
-                },
-            },
-        },
-        "auto_rollback": {"type": "boolean"},
-        "blue_green": {
-            "type": "object",
-            "required": ["blue", "green"],
-            "additionalProperties": False,
-            "properties": {
-                "blue": _NAMES,
-                "green": _NAMES,
-                "keep_blue_seconds": {"type": "number", "minimum": 0},
-            },
-        },
-        "max_parallel_ssh": {"type": "integer", "minimum": 1},
-        "host_timeout": _SECONDS,
-        "file_exists_behavior": {"enum": list(FILE_EXISTS_BEHAVIORS)},
-        "ignore_application_stop_failures": {"type": "boolean"},
-        "max_revisions": {"type": "integer", "minimum": 1},
-        "history": _TEXT,
-        "ssh": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "config": _TEXT,
-                "known_hosts": _TEXT,
-                "host_key_policy": {"enum": ["reject", "accept-new"]},
-                "connect_timeout": _SECONDS,
-                "server_alive_interval": _SECONDS,
-                "server_alive_count_max": {"type": "integer", "minimum": 1},
-            },
-        },
-    },
-}
-
-
-@dataclass(frozen=True)
-class HealthCheck:
-    """The seed's ELB target group check; HAProxy gets `option httpchk GET path`, `inter`, `rise`, `fall`."""
-
-    path: str = "/health"
-    port: Optional[int] = None  # None: the traffic port
-    interval: float = 5
-    timeout: float = 2
-    healthy_threshold: int = 2
-    unhealthy_threshold: int = 2
-    success_codes: str = "200"  # "200", "200-299", "200,302"
-
-    @property
-    def verdict_after(self) -> float:
-        """Seconds after registration by which a passing host is healthy and a failing one has failed
-        `unhealthy_threshold` checks: (healthy + unhealthy threshold) intervals, plus one probe's timeout."""
-        return self.interval * (self.healthy_threshold + self.unhealthy_threshold) + self.timeout
-
-    def describe(self) -> str:
-        """`GET /health every 5s, expecting 200`"""
-        port = f" on port {self.port}" if self.port else ""
-        return f"GET {self.path}{port} every {self.interval:g}s, expecting {self.success_codes}"
-
-    def hook_defaults(self) -> Dict[str, str]:
-        """The hooks' ValidateService settings for this check, as HOOKS_DEFAULT_* variables: the hook checks
-        what the load balancer checks unless the revision's hooks.env (or the host) says otherwise."""
-        values = {
-            "HEALTH_PATH": self.path,
-            "HEALTH_INTERVAL": f"{self.interval:g}",
-            "HEALTH_TIMEOUT": f"{min(self.timeout, self.interval):g}",
-            "HEALTH_HEALTHY_THRESHOLD": str(self.healthy_threshold),
-            "HEALTH_UNHEALTHY_THRESHOLD": str(self.unhealthy_threshold),
-            "HEALTH_SUCCESS_CODES": self.success_codes,
-        }
-        if self.port:
-            values["HEALTH_URL"] = f"http://${{APP_HOST}}:{self.port}${{HEALTH_PATH}}"
-        return {f"HOOKS_DEFAULT_{name}": value for name, value in values.items()}
-
-    def accepts(self, status: int) -> bool:
-        for part in self.success_codes.split(","):
-            low, _, high = part.partition("-")
-            if int(low) <= status <= int(high or low):
-                return True
-        return False
 
 
 @dataclass(frozen=True)
 class LoadBalancerSettings:
-    type: str = "none"  # haproxy, elbv2, none
-    socket: Optional[str] = None  # HAProxy runtime API: a unix socket path or HOST:PORT
-    backend: Optional[str] = None
-    target_group_arns: Tuple[str, ...] = ()
-    region: Optional[str] = None
-    endpoint_url: Optional[str] = None
-    port: Optional[int] = None  # ELBv2 target port
+    """`load_balancer:` of the group file: its kind, the traffic steps' timeouts, and the kind's own
+    settings (`options`, as its module declares them), which also read as attributes (`.socket`)."""
+
+    type: str = "none"  # a kind of lb/: haproxy, elbv2, none
     drain_timeout: float = 300.0  # BlockTraffic: ELB's default deregistration delay
     healthy_timeout: float = 300.0  # AllowTraffic: until the load balancer sees the host healthy
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def enabled(self) -> bool:
         return self.type != "none"
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "options" and name in setting_names():
+            return self.options.get(name)
+        raise AttributeError(name)
 
 
 @dataclass(frozen=True)
@@ -272,10 +88,16 @@ class DeploymentGroup:
     path: str = ""  # the group file
     places: Dict[str, Tuple[int, int]] = field(default_factory=dict)  # key path → (line, column)
 
+    _by_name: Dict[str, HostSpec] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _indexed: Optional[List[HostSpec]] = field(default=None, init=False, repr=False, compare=False)
+
     def host(self, name: str) -> HostSpec:
-        for spec in self.hosts:
-            if spec.name == name:
-                return spec
+        if self._indexed is not self.hosts:  # `hosts` is replaced, never edited in place
+            self._by_name, self._indexed = {}, self.hosts
+            for spec in self.hosts:
+                self._by_name.setdefault(spec.name, spec)
+        if name in self._by_name:
+            return self._by_name[name]
         known = ", ".join(h.name for h in self.hosts)
         raise KeyError(f"host {name!r} is not in deployment group {self.name} ({known})")
 
@@ -336,187 +158,11 @@ def load_group(path: str) -> DeploymentGroup:
     return build_group(source.root, path)
 
 
-# Validation ---------------------------------------------------------------------------------------------
-def _data(root: Node) -> Any:
-    """Plain data for the schema; a host given as a bare string is `{host: STRING}`."""
-    data = to_python(root)
-    if isinstance(data, dict) and isinstance(data.get("hosts"), list):
-        data["hosts"] = [{"host": h} if isinstance(h, str) else h for h in data["hosts"]]
-    return data
-
-
-def validate(root: Node, path: str) -> List[str]:
-    import jsonschema
-
-    found: List[Tuple[int, int, str]] = list(_duplicate_keys(root))
-    data = _data(root)
-    validator = jsonschema.Draft202012Validator(SCHEMA)
-    for error in validator.iter_errors(data):
-        found.extend(_describe(error, root))
-    if not found:
-        found.extend(_cross_checks(root, data))
-    return [f"{path}:{line}:{column}: {message}" for line, column, message in sorted(set(found))]
-
-
-def _duplicate_keys(root: Node) -> List[Tuple[int, int, str]]:
-    from appspec_tools.nodes import walk
-
-    found = []
-    for node in walk(root):
-        if isinstance(node, Mapping):
-            seen: Dict[Any, Node] = {}
-            for key, key_node, _ in node.items():
-                if key in seen:
-                    first = seen[key]
-                    found.append(
-                        (
-                            key_node.line,
-                            key_node.column,
-                            f"duplicate key {key!r} (first at line {first.line})",
-                        )
-                    )
-                else:
-                    seen[key] = key_node
-    return found
-
-
-def key_path(parts: Sequence[Any]) -> str:
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _node_at(root: Node, parts: Sequence[Any]) -> Node:
-    """The deepest node along a jsonschema path (a bare-string host stands for its `host` key)."""
-    node = root
-    for part in parts:
-        if isinstance(node, Mapping) and node.get(part) is not None:
-            node = node.get(part)  # type: ignore[assignment]
-        elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.items):
-            node = node.items[part]
-        else:
-            break
-    return node
-
-
-def _suggest(word: str, known: Sequence[str]) -> List[str]:
-    """The known key meant: a transposition (`prot` → `port`) first, else the closest spelling."""
-    swapped = [k for k in known if sorted(k) == sorted(word)]
-    return swapped[:1] or difflib.get_close_matches(word, known, n=1)
-
-
-def _branch_errors(error: Any) -> List[Any]:
-    """For an anyOf that failed: the errors of the one branch whose type fits the value, if one does."""
-    from jsonschema.exceptions import best_match
-
-    branches: Dict[Any, List[Any]] = {}
-    for sub in error.context:
-        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-    fitting = [
-        errs
-        for errs in branches.values()
-        if not any(e.validator in ("type", "enum", "const") and not e.relative_path for e in errs)
-    ]
-    return fitting[0] if len(fitting) == 1 else [best_match(error.context)]
-
-
-def _describe(error: Any, root: Node) -> List[Tuple[int, int, str]]:
-    if error.validator in ("anyOf", "oneOf") and error.context:
-        return [found for sub in _branch_errors(error) for found in _describe(sub, root)]
-    parts = list(error.absolute_path)
-    node = _node_at(root, parts)
-    where = key_path(parts)
-    prefix = f"{where}: " if where else ""
-    if error.validator == "additionalProperties" and isinstance(node, Mapping):
-        allowed = sorted(error.schema.get("properties", {}))
-        found = []
-        for key, key_node, _ in node.items():
-            if key not in allowed:
-                close = _suggest(str(key), allowed)
-                hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(allowed)})"
-                found.append((key_node.line, key_node.column, f"{prefix}unknown key {key!r}{hint}"))
-        return found
-    if "propertyNames" in error.schema_path and isinstance(node, Mapping):
-        key_node = node.key_node(error.instance) or node
-        return [
-            (
-                key_node.line,
-                key_node.column,
-                f"{prefix}{error.instance!r} is not a valid environment variable name",
-            )
-        ]
-    message = error.message
-    if error.validator == "enum":
-        message = f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
-    elif error.validator == "pattern" and error.validator_value == SAFE_NAME:
-        message = f"{error.instance!r}: use letters, digits, '.', '_' or '-' (it names a folder on the hosts)"
-    return [(node.line, node.column, prefix + message)]
-
-
-def _cross_checks(root: Node, data: Dict[str, Any]) -> List[Tuple[int, int, str]]:
-    """What the schema cannot say: unique host names, and blue/green sets naming hosts of the file."""
-    found = []
-    names: Dict[str, int] = {}
-    for index, host in enumerate(data["hosts"]):
-        name = host.get("name") or host["host"]
-        if name in names:
-            node = _node_at(root, ["hosts", index, "name" if "name" in host else "host"])
-            found.append(
-                (
-                    node.line,
-                    node.column,
-                    f"hosts[{index}]: host name {name!r} is also hosts[{names[name]}]'s; give each a `name`",
-                )
-            )
-        names.setdefault(name, index)
-    where: Dict[Tuple[str, Any], int] = {}
-    for index, host in enumerate(data["hosts"]):
-        if host["host"] == LOCAL:
-            continue  # local hosts are told apart by their roots
-        address = (host["host"].lower(), host.get("port") or 22)
-        if address in where:
-            node = _node_at(root, ["hosts", index, "host"])
-            first = data["hosts"][where[address]]
-            found.append(
-                (
-                    node.line,
-                    node.column,
-                    f"hosts[{index}]: {host['host']}:{address[1]} is also hosts[{where[address]}] "
-                    f"({first.get('name') or first['host']}): the same host under two names would be deployed "
-                    "twice at once; list it once",
-                )
-            )
-        where.setdefault(address, index)
-    blue_green = data.get("blue_green")
-    if blue_green:
-        for side in ("blue", "green"):
-            for index, name in enumerate(blue_green[side]):
-                node = _node_at(root, ["blue_green", side, index])
-                if name not in names:
-                    found.append(
-                        (
-                            node.line,
-                            node.column,
-                            f"blue_green.{side}[{index}]: no host named {name!r} in hosts",
-                        )
-                    )
-                elif side == "green" and name in blue_green["blue"]:
-                    found.append(
-                        (node.line, node.column, f"blue_green.green[{index}]: {name!r} is in both sets")
-                    )
-        missing = [n for n in names if n not in blue_green["blue"] and n not in blue_green["green"]]
-        if missing:
-            node = _node_at(root, ["blue_green"])
-            found.append((node.line, node.column, f"blue_green: hosts in neither set: {', '.join(missing)}"))
-    return found
-
-
 # Building ---------------------------------------------------------------------------------------------
 def _places(node: Node, prefix: str = "") -> Dict[str, Tuple[int, int]]:
     """Every key path of the document and where its key (a list item: the item) is."""
     found: Dict[str, Tuple[int, int]] = {}
-    if isinstance(node, Mapping):
+    if isinstance(node, MappingNode):
         for key, key_node, value in node.items():
             path = f"{prefix}.{key}" if prefix else str(key)
             found.setdefault(path, (key_node.line, key_node.column))
@@ -537,7 +183,7 @@ def _local_path(base: str, value: Optional[str]) -> Optional[str]:
 
 
 def build_group(root: Node, path: str) -> DeploymentGroup:
-    data = _data(root)
+    data = plain_data(root)
     base = os.path.dirname(os.path.abspath(path))
     hosts = []
     for entry in data["hosts"]:
@@ -564,14 +210,6 @@ def build_group(root: Node, path: str) -> DeploymentGroup:
             config = DeploymentConfig(raw_config["name"], config.minimum_healthy_hosts)
     else:
         config = deployment_config(raw_config)
-    lb = dict(data.get("load_balancer") or {})
-    if (
-        lb.get("type") == "haproxy"
-        and "/" in lb["socket"]
-        and not lb["socket"].startswith(("unix@", "ipv4@"))
-    ):
-        lb["socket"] = _local_path(base, lb["socket"])
-    lb["target_group_arns"] = tuple(lb.get("target_group_arns") or ())
     check = dict(data.get("health_check") or {})
     if "success_codes" in check:
         check["success_codes"] = str(check["success_codes"])
@@ -588,7 +226,7 @@ def build_group(root: Node, path: str) -> DeploymentGroup:
         name=data["deployment_group"],
         hosts=hosts,
         config=config,
-        load_balancer=LoadBalancerSettings(**lb) if lb else LoadBalancerSettings(),
+        load_balancer=load_balancer_settings(data.get("load_balancer") or {}, base),
         health_check=health_check,
         auto_rollback=bool(data.get("auto_rollback", False)),
         blue_green=BlueGreen(
@@ -607,4 +245,16 @@ def build_group(root: Node, path: str) -> DeploymentGroup:
         ssh=SshSettings(**ssh),
         path=os.path.abspath(path),
         places=_places(root),
+    )
+
+
+def load_balancer_settings(raw: Dict[str, Any], base: str) -> LoadBalancerSettings:
+    """The validated `load_balancer:` mapping; the kind's own settings resolved by its module."""
+    if not raw:
+        return LoadBalancerSettings()
+    options = {k: v for k, v in raw.items() if k not in ("type", "drain_timeout", "healthy_timeout")}
+    kind = kind_named(raw["type"])
+    timeouts = {k: raw[k] for k in ("drain_timeout", "healthy_timeout") if k in raw}
+    return LoadBalancerSettings(
+        kind.name, options=kind.resolve(options, lambda value: _local_path(base, value)), **timeouts
     )

@@ -94,3 +94,18 @@ def prepare_revision(bundle: str, bundle_type: Optional[str], history: History) 
         raise unreadable_revision(bundle, exc) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def stored_revision(history: History, deployment_id: str, need_archive: bool = True) -> Revision:
+    """The revision a recorded deployment deployed, from the revision store."""
+    details = history.details(deployment_id)
+    row = history.row(deployment_id)
+    if need_archive and not (details.get("archive") and os.path.exists(details["archive"])):
+        raise RevisionRefused(f"the revision of {deployment_id} is no longer in {history.revisions_dir}")
+    return Revision(
+        row["revision"],
+        details["archive"],
+        details["bundle_type"],
+        row["revision_checksum"],
+        str(details.get("origin") or ""),  # recorded before origins were: none
+    )

@@ -22,14 +22,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
 from typing import Dict, List, Optional
 
 from agent_shim.fleet.contracts import HostSpec
-from agent_shim.fleet.group import HealthCheck
+from agent_shim.fleet.health_check import HealthCheck
 from agent_shim.fleet.host_processes import (
     MARKER,
     alive,
@@ -45,9 +44,16 @@ from agent_shim.fleet.host_processes import (
     wait_port,
 )
 from agent_shim.fleet.lb import HaproxyLoadBalancer
+from agent_shim.fleet.simulated_config import (
+    BACKEND,
+    bare_bashrc,
+    haproxy_config,
+    health_check_document,
+    server_check,
+    sshd_config,
+)
 from agent_shim.fleet.transport_ssh import RUNNER_DIR, SshTransport
 
-BACKEND = "web"
 SUBNET_PREFIX = "10.213"
 _counter = [0]
 
@@ -258,7 +264,15 @@ class SimulatedFleet:
         shutil.copy(self.client_key + ".pub", os.path.join(directory, "authorized_keys"))
         config = os.path.join(directory, "sshd_config")
         with open(config, "w") as handle:
-            handle.write(sshd_config(host, key, os.path.join(directory, "authorized_keys")))
+            handle.write(
+                sshd_config(
+                    host.address,
+                    host.spec.port or 22,
+                    host.directory,
+                    key,
+                    os.path.join(directory, "authorized_keys"),
+                )
+            )
         with open(key + ".pub") as public, open(self.known_hosts, "a") as known:
             entry = host.address if host.spec.port in (None, 22) else f"[{host.address}]:{host.spec.port}"
             known.write(f"{entry} {' '.join(public.read().split()[:2])}\n")
@@ -406,119 +420,21 @@ class SimulatedFleet:
             self.haproxy_port = probe.getsockname()[1]
         config = os.path.join(self.base_dir, "haproxy.cfg")
         with open(config, "w") as handle:
-            handle.write(haproxy_config(self))
+            servers = [(h.name, h.address) for h in self.hosts]
+            handle.write(
+                haproxy_config(
+                    self.haproxy_socket, self.haproxy_port, servers, self.app_port, self.health_check
+                )
+            )
         command = [binary("haproxy") or "haproxy", "-db", "-f", config]
         self.haproxy = spawn(command, os.path.join(self.base_dir, "haproxy.log"))
         wait_port("127.0.0.1", self.haproxy_port, 10, self.haproxy, "haproxy (see haproxy.log)")
-
-
-def bare_bashrc() -> str:
-    """The shell start-up of a simulated host: nothing, or where python3 is if the default PATH has none."""
-    if shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin"):
-        return "# simulated host: a bare shell\n"
-    return f'export PATH="{os.path.dirname(os.path.realpath(sys.executable))}:$PATH"\n'
 
 
 def _user() -> str:
     import pwd
 
     return pwd.getpwuid(os.geteuid()).pw_name
-
-
-SSHD_CONFIG = """\
-ListenAddress {address}
-Port {port}
-HostKey {host_key}
-AuthorizedKeysFile {authorized_keys}
-PidFile {directory}/sshd.pid
-# a test daemon: root by key only, no PAM, files under a temporary folder
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PrintMotd no
-LogLevel ERROR
-MaxStartups 100:30:200
-MaxSessions 50
-Subsystem sftp internal-sftp
-"""
-
-HAPROXY_CONFIG = """\
-global
-    stats socket {socket} mode 600 level admin
-    stats timeout 30s
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    timeout check 2s
-frontend web
-    bind 127.0.0.1:{port}
-    default_backend {backend}
-backend {backend}
-    balance roundrobin
-    option httpchk GET {path}
-    http-check expect {expect}
-    timeout check {timeout}ms
-    default-server inter {inter}ms fall {fall} rise {rise}
-"""
-
-
-def sshd_config(host: SimulatedHost, host_key: str, authorized_keys: str) -> str:
-    return SSHD_CONFIG.format(
-        address=host.address, port=host.spec.port, host_key=host_key, authorized_keys=authorized_keys,
-        directory=host.directory,
-    )  # fmt: skip
-
-
-def haproxy_config(fleet: SimulatedFleet) -> str:
-    """HAProxy's configuration, its check generated from the fleet's health check."""
-    check = fleet.health_check
-    head = HAPROXY_CONFIG.format(
-        socket=fleet.haproxy_socket, port=fleet.haproxy_port, backend=BACKEND, path=check.path,
-        expect=http_check_expect(check.success_codes), timeout=int(check.timeout * 1000),
-        inter=int(check.interval * 1000), fall=check.unhealthy_threshold, rise=check.healthy_threshold,
-    )  # fmt: skip
-    return head + "".join(
-        f"    server {h.name} {h.address}:{fleet.app_port} {server_check(check)}\n" for h in fleet.hosts
-    )
-
-
-def server_check(check: HealthCheck) -> str:
-    """A server line's check options: HAProxy's `inter`/`fall`/`rise` are ELB's interval and thresholds."""
-    port = f" port {check.port}" if check.port else ""
-    return (
-        f"check{port} inter {int(check.interval * 1000)} fall {check.unhealthy_threshold} "
-        f"rise {check.healthy_threshold}"
-    )
-
-
-def http_check_expect(codes: str) -> str:
-    """`status 200`, or a regular expression for ELB's lists and ranges (`200-299,302`)."""
-    if codes.isdigit():
-        return f"status {codes}"
-    alternatives = []
-    for part in codes.split(","):
-        low, _, high = part.partition("-")
-        alternatives += [str(code) for code in range(int(low), int(high or low) + 1)]
-    return f"rstatus ^({'|'.join(alternatives)})$"
-
-
-def health_check_document(check: HealthCheck) -> Dict[str, object]:
-    """The group file's `health_check` for `check`."""
-    document: Dict[str, object] = {
-        "path": check.path,
-        "interval": check.interval,
-        "timeout": check.timeout,
-        "healthy_threshold": check.healthy_threshold,
-        "unhealthy_threshold": check.unhealthy_threshold,
-        "success_codes": check.success_codes,
-    }
-    if check.port:
-        document["port"] = check.port
-    return document
 
 
 def main(argv: Optional[List[str]] = None) -> int:

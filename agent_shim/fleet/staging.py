@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 from agent_shim.fleet.contracts import HostSpec, HostTransport
 
@@ -43,7 +43,7 @@ class Staging:
     def __init__(self, stage: Stager, order: Sequence[HostSpec], slots: int) -> None:
         self.stage = stage
         self.slots = max(0, slots)
-        self.waiting: List[HostSpec] = list(order)
+        self.waiting: Dict[str, HostSpec] = {spec.name: spec for spec in order}  # in order
         self.ahead: Dict[str, Future] = {}
         self.lock = threading.Lock()
         self.pool: Optional[ThreadPoolExecutor] = (
@@ -54,13 +54,14 @@ class Staging:
     def begin(self, skip: int) -> None:
         """Start staging, leaving out the first `skip` hosts of the order (they start at once anyway)."""
         with self.lock:
-            self.waiting = self.waiting[skip:]
+            for name in list(self.waiting)[:skip]:
+                del self.waiting[name]
             self._refill()
 
     def take(self, spec: HostSpec) -> StagedHost:
         with self.lock:
             future = self.ahead.pop(spec.name, None)
-            self.waiting = [s for s in self.waiting if s.name != spec.name]
+            self.waiting.pop(spec.name, None)
             self._refill()
         if future is not None:
             try:
@@ -73,7 +74,7 @@ class Staging:
         """Stage nothing more; close the connections of hosts staged but never taken."""
         with self.lock:
             self.closed = True
-            self.waiting = []
+            self.waiting = {}
             left = list(self.ahead.values())
             self.ahead.clear()
         for future in left:
@@ -84,7 +85,7 @@ class Staging:
 
     def _refill(self) -> None:
         while not self.closed and self.pool is not None and self.waiting and len(self.ahead) < self.slots:
-            spec = self.waiting.pop(0)
+            spec = self.waiting.pop(next(iter(self.waiting)))
             self.ahead[spec.name] = self.pool.submit(self.stage, spec)
 
 

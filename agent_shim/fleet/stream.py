@@ -3,11 +3,12 @@ carries them (SSH or a local process)."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, Dict, List, Optional
 
-from agent_shim.fleet.contracts import FAILED, IN_PROGRESS, SUCCEEDED, EventSink, HostEvent, HostOutcome
+from agent_shim.events import EVENT, EVENT_START, RESULT, read_line, started_at
+from agent_shim.fleet.contracts import FAILED, IN_PROGRESS, SUCCEEDED, EventSink
+from agent_shim.fleet.events import HostEvent, HostOutcome
 
 PID_MARKER = "appspec-runner-pid "  # the remote shell's first line: the pid a timeout stops
 STDERR_LINES = 20
@@ -57,26 +58,29 @@ class RunnerStream:
         if text.startswith(PID_MARKER):
             self.pid = int(text[len(PID_MARKER) :]) if text[len(PID_MARKER) :].isdigit() else None
             return
-        try:
-            record = json.loads(text)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict):
-            if text:
-                self.other = (self.other + [text])[-STDERR_LINES:]
+        record = read_line(text)
+        if record is None:
+            self._other(text)
             return
         kind = record.get("type")
-        if kind == "event-start":
+        if kind == EVENT_START:
             self.current = str(record.get("event", ""))
-            started = float(record.get("time") or time.time())
-            self.on_event(HostEvent(self.host, self.current, IN_PROGRESS, started, 0.0))
-        elif kind == "event":
-            event = host_event(self.host, record)
+            self.on_event(HostEvent(self.host, self.current, IN_PROGRESS, started_at(record), 0.0))
+        elif kind == EVENT:
+            try:
+                event = HostEvent.from_wire(record, host=self.host)
+            except (TypeError, ValueError):  # WireError is a ValueError
+                self._other(text)  # not a record this controller can read: kept for the failure's tail
+                return
             self.current = None
             self.events.append(event)
             self.on_event(event)
-        elif kind == "result":
+        elif kind == RESULT:
             self.result = record
+
+    def _other(self, text: str) -> None:
+        if text:
+            self.other = (self.other + [text])[-STDERR_LINES:]
 
     def finish(self, outcome: HostOutcome) -> HostOutcome:
         outcome.events = list(self.events)
@@ -93,18 +97,3 @@ class RunnerStream:
         elif not outcome.log_tail:
             outcome.log_tail = "\n".join(self.other + self.stderr_tail)
         return outcome
-
-
-def host_event(host: str, record: Dict[str, Any]) -> HostEvent:
-    return HostEvent(
-        host=host,
-        event=str(record.get("event", "")),
-        status=str(record.get("status", "")),
-        started=float(record.get("started") or 0.0),
-        duration=float(record.get("duration") or 0.0),
-        error_code=int(record.get("error_code") or 0),
-        error_name=str(record.get("error_name") or ""),
-        script_name=str(record.get("script_name") or ""),
-        message=str(record.get("message") or ""),
-        log_tail=str(record.get("log_tail") or ""),
-    )

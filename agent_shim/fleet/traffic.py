@@ -75,12 +75,6 @@ def left_out(
     return found
 
 
-def serving_order(order: Sequence[str], down: Sequence[str]) -> List[str]:
-    """`order` with the hosts that serve nothing first (deploying them costs no capacity), stable."""
-    first = [h for h in order if h in down]
-    return first + [h for h in order if h not in down]
-
-
 def summary(records: Dict[str, TrafficRecord], hosts: Sequence[str]) -> Dict[str, Optional[str]]:
     """host → in / out / changing, or None when this controller never touched its traffic."""
     return {h: records[h].state if h in records else None for h in hosts}

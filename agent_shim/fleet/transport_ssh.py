@@ -270,9 +270,6 @@ class SshTransport:
                 raise self._fail("finding the home directory", exc) from None
         return self._home
 
-    def remote_dir(self) -> str:
-        return self._absolute(self.runner_dir)
-
     def _absolute(self, path: str) -> str:
         """`path` on the host; a relative one is under the login's home (the remote shell's first cwd)."""
         return path if path.startswith("/") else f"{self.home()}/{path}"

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from agent_shim.fleet.commands import load_balancer_for, transport_factory
-from agent_shim.fleet.controller import Controller, FleetRun
+from agent_shim.fleet.controller import Controller
 from agent_shim.fleet.group import DeploymentGroup, load_group
 from agent_shim.fleet.history import History
+from agent_shim.fleet.recorder import FleetRun
 from agent_shim.fleet.revisions import prepare_revision
 
 REPO = Path(__file__).resolve().parents[2]

@@ -368,7 +368,10 @@ def _wait_recorded(fleet: LocalFleet, host: str, event: str, timeout: float = 30
     with fleet.history() as history:
         while True:
             running = history.holder("App", "web")
-            if running and history.current_events(running).get(host) == event:
+            rows = history.database.rows(  # the column an interruption's reason is made of
+                "SELECT current_event FROM host_results WHERE deployment_id=? AND host=?", (running, host)
+            )
+            if rows and rows[0]["current_event"] == event:
                 return
             assert time.monotonic() < deadline, f"the controller never recorded {host} in {event}"
             time.sleep(0.02)

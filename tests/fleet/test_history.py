@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import sqlite3
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -69,7 +71,6 @@ def test_a_deployment_round_trips_with_its_hosts_and_events(history):
     history.begin(d, {"archive": "/x/rev.tgz", "bundle_type": "tgz"})
     history.host_started(d.deployment_id, "a", 100.0)
     history.record_event(d.deployment_id, HostEvent("a", "BlockTraffic", IN_PROGRESS, 100.0, 0.0))
-    assert history.current_events(d.deployment_id) == {"a": "BlockTraffic"}
     history.record_event(d.deployment_id, HostEvent("a", "BlockTraffic", SUCCEEDED, 100.0, 0.5))
     history.record_event(
         d.deployment_id,
@@ -98,8 +99,44 @@ def test_a_deployment_round_trips_with_its_hosts_and_events(history):
     assert a.events[1].error_name == "ScriptFailed" and a.events[1].log_tail == "tail"
     assert loaded.hosts["b"].status == PENDING
     assert history.details(d.deployment_id)["archive"] == "/x/rev.tgz"
-    assert history.current_events(d.deployment_id) == {}
     assert history.holder("App", "web") is None
+
+
+def test_the_events_table_has_a_column_for_each_field_of_the_event_record(history):
+    """A field added to the record needs a migration of the table: this fails until it has one."""
+    columns = [row["name"] for row in history.database.rows("PRAGMA table_info(events)")]
+    assert columns == ["id", "deployment_id", *(field.name for field in fields(HostEvent))]
+
+
+def test_blue_green_details_are_typed_and_a_name_that_is_not_one_is_refused(history):
+    d = deployment("d-BLUEGREEN", hosts=("g1", "b1"))
+    history.begin(
+        d, {"archive": "/x/rev.tgz", "bundle_type": "tgz", "roles": {"g1": "replacement", "b1": "original"}}
+    )
+    history.set_details(d.deployment_id, live_before="blue")
+    history.set_details(d.deployment_id, switched=True, kept_until=1234.5)
+    details = history.deployment_details(d.deployment_id)
+    assert (details.roles, details.live_before, details.switched, details.kept_until) == (
+        {"g1": "replacement", "b1": "original"},
+        "blue",
+        True,
+        1234.5,
+    )
+    assert history.details(d.deployment_id)["kept_until"] == 1234.5
+    with pytest.raises(TypeError, match="not a deployment detail: colour"):
+        history.set_details(d.deployment_id, colour="green")
+    with pytest.raises(TypeError, match="not a deployment detail: colour"):
+        history.begin(deployment("d-REFUSED00", hosts=("x",)), {"colour": "green"})
+
+
+def test_details_not_set_read_as_their_defaults(history):
+    d = deployment("d-INPLACE00")
+    history.begin(d, {"archive": "/x/rev.tgz", "bundle_type": "tgz"})
+    details = history.details(d.deployment_id)
+    assert (
+        "live_before" not in details and "kept_until" not in details
+    )  # `.get(name, default)` reads the default
+    assert (details["origin"], details["roles"], details["switched"]) == ("", {}, False)
 
 
 def test_one_deployment_per_group_at_a_time(history):
@@ -126,15 +163,40 @@ def test_a_lock_whose_controller_is_gone_is_released_and_its_deployment_marked_i
     history.begin(d)
     history.host_started(d.deployment_id, "a", time.time())
     history.record_event(d.deployment_id, HostEvent("a", "Install", IN_PROGRESS, time.time(), 0.0))
-    dead = dict(this_controller(), pid=_dead_pid())
-    history.db.execute("UPDATE deployments SET controller=?", (__import__("json").dumps(dead),))
-    history.db.execute("UPDATE groups SET lock_controller=?", (__import__("json").dumps(dead),))
+    _controller_gone(history)
     notes = history.begin(deployment("d-NEXT00000"))
     assert notes and "d-GONE00000" in notes[0] and "interrupted" in notes[0]
     gone = history.load("d-GONE00000")
     assert gone.status == INTERRUPTED
     assert (gone.hosts["a"].status, gone.hosts["a"].reason) == (INTERRUPTED, "interrupted during Install")
     assert gone.hosts["b"].status == SKIPPED
+
+
+def test_an_interruption_names_the_event_in_progress_not_one_that_finished(history):
+    d = deployment("d-EVENTS000")
+    history.begin(d)
+    for host in ("a", "b"):
+        history.host_started(d.deployment_id, host, time.time())
+    history.record_event(d.deployment_id, HostEvent("a", "BlockTraffic", IN_PROGRESS, 100.0, 0.0))
+    history.record_event(d.deployment_id, HostEvent("a", "BlockTraffic", SUCCEEDED, 100.0, 0.5))
+    history.record_event(d.deployment_id, HostEvent("b", "Install", IN_PROGRESS, 100.0, 0.0))
+    _controller_gone(history)
+    assert history.reconcile("App", "web")
+    hosts = history.load(d.deployment_id).hosts
+    assert [(hosts[h].status, hosts[h].reason) for h in "ab"] == [
+        (INTERRUPTED, "interrupted"),
+        (INTERRUPTED, "interrupted during Install"),
+    ]
+
+
+def _controller_gone(history: History) -> None:
+    """Every deployment and lock of the file now names a controller that has exited (another
+    connection writes it, as another controller's would)."""
+    dead = json.dumps(dict(this_controller(), pid=_dead_pid()))
+    with sqlite3.connect(history.path) as other:
+        other.execute("UPDATE deployments SET controller=?", (dead,))
+        other.execute("UPDATE groups SET lock_controller=? WHERE lock_deployment IS NOT NULL", (dead,))
+    other.close()
 
 
 def test_a_reused_pid_is_not_mistaken_for_the_controller():

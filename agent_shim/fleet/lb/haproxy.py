@@ -1,16 +1,6 @@
-"""Load-balancer adapters for the controller: CodeDeploy's BlockTraffic and AllowTraffic.
-
-`HaproxyLoadBalancer` speaks HAProxy's runtime API (a `stats socket ... level admin`, unix path or
-host:port), `Elbv2LoadBalancer` ELBv2 target groups through boto3, `NoLoadBalancer` does nothing.
-`block` drains a host and waits until its connections are gone; `allow` puts it back and waits until the
-load balancer's health check says healthy, and fails as soon as the check has had the time to pass
-(the group's `health_check`: interval × (healthy + unhealthy threshold) + timeout) while it still
-fails; both are bounded by their timeout and return None or a one-line reason, the load balancer's own
-answer in it. `check` is the preflight: every name the group file gives (socket, backend, servers,
-target groups) resolves, one line per problem, nothing changed. A blue/green switch is `allow(green)`
-for each replacement host, then `block(blue)` for each original. The hook scripts
-(hooks/loadbalancer.py) do the same from the host; this is the controller's side.
-"""
+"""`type: haproxy`: servers of one HAProxy backend through its runtime API (a `stats socket ... level
+admin`, a unix path or HOST:PORT). A host's server is its `lb_server`, else its name. Settings:
+`socket` (a path is relative to the group file) and `backend`."""
 
 from __future__ import annotations
 
@@ -18,46 +8,16 @@ import csv
 import io
 import socket
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from agent_shim.fleet.contracts import HostSpec
-from agent_shim.fleet.group import HealthCheck
+from agent_shim.fleet.health_check import HealthCheck
+from agent_shim.fleet.lb.kind import LoadBalancerKind, PathResolver
+from agent_shim.fleet.lb.waiting import LoadBalancerError, until
+from agent_shim.fleet.schema_parts import TEXT
 
 SRV_ST_RUNNING = 2  # srv_op_state
 ADMIN_NOT_READY = 0x01 | 0x02 | 0x04 | 0x08 | 0x10 | 0x20  # srv_admin_state: MAINT and DRAIN bits
-
-
-class NoLoadBalancer:
-    """No load balancer: traffic is nobody's business, every host counts as healthy."""
-
-    def block(self, host: HostSpec, timeout: float) -> Optional[str]:
-        return None
-
-    def allow(self, host: HostSpec, timeout: float) -> Optional[str]:
-        return None
-
-    def healthy(self, hosts: Sequence[HostSpec]) -> Dict[str, bool]:
-        return {host.name: True for host in hosts}
-
-    def check(self, hosts: Sequence[HostSpec]) -> List[Tuple[str, str]]:
-        return []
-
-
-def _until(timeout: float, poll: float, check: Callable[[], Tuple[bool, str]]) -> Tuple[bool, str]:
-    """Poll `check` until it reports done or `timeout` passes; (done, last detail)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        done, detail = check()
-        if done or time.monotonic() >= deadline:
-            return done, detail
-        time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
-
-
-# -- HAProxy -------------------------------------------------------------------------------------------
-
-
-class LoadBalancerError(Exception):
-    pass
 
 
 def haproxy_command(address: str, command: str, timeout: float = 5.0) -> str:
@@ -183,7 +143,7 @@ class HaproxyLoadBalancer:
 
         try:
             self._set_state(host, "drain")
-            done, detail = _until(timeout, self.poll, drained)
+            done, detail = until(timeout, self.poll, drained)
         except LoadBalancerError as exc:
             return str(exc)
         return (
@@ -288,157 +248,25 @@ class HaproxyLoadBalancer:
         return problems
 
 
-# -- ELBv2 ---------------------------------------------------------------------------------------------
-API_CALL_LIMIT = 2 * 4  # seconds: two attempts of a 4 s read (connecting: two of 3 s)
+def resolve(options: Dict[str, Any], local_path: PathResolver) -> Dict[str, Any]:
+    """A socket path (not `unix@`/`ipv4@`, not HOST:PORT) is on the controller: relative to the group file."""
+    address = options.get("socket") or ""
+    if "/" in address and not address.startswith(("unix@", "ipv4@")):
+        options["socket"] = local_path(address)
+    return options
 
 
-def _deregistered(state: str, reason: str) -> bool:
-    return state == "unused" or reason == "Target.NotRegistered"
+def build(options: Mapping[str, Any], health_check: HealthCheck) -> HaproxyLoadBalancer:
+    return HaproxyLoadBalancer(
+        options.get("socket") or "", options.get("backend") or "", health_check=health_check
+    )
 
 
-class Elbv2LoadBalancer:
-    """ELBv2 target groups; a host's target is `lb_target` (instance id or IP) or else its address."""
-
-    def __init__(
-        self,
-        target_group_arns: Sequence[str],
-        region: Optional[str] = None,
-        *,
-        endpoint_url: Optional[str] = None,
-        port: Optional[int] = None,
-        poll: float = 5.0,
-        client: Any = None,
-    ) -> None:
-        self.arns = list(target_group_arns)
-        self.port = port
-        self.poll = poll
-        if client is None:
-            import boto3  # only when ELBv2 is used: the controller must start without it
-            from botocore.config import Config
-
-            # an API that does not answer costs one call at most API_CALL_LIMIT seconds, not botocore's
-            # default of 60 s a read and 5 attempts: allow and block stay near their own timeout
-            config = Config(
-                connect_timeout=3, read_timeout=4, retries={"total_max_attempts": 2, "mode": "standard"}
-            )
-            client = boto3.client("elbv2", region_name=region, endpoint_url=endpoint_url, config=config)
-        self.client = client
-
-    def target(self, host: HostSpec) -> Dict[str, Any]:
-        target: Dict[str, Any] = {"Id": host.lb_target or host.address}
-        if self.port:
-            target["Port"] = self.port
-        return target
-
-    def _call(self, operation: str, **kwargs: Any) -> Dict[str, Any]:
-        import botocore.exceptions
-
-        arn = kwargs.get("TargetGroupArn")
-        what = f"elbv2 {operation}" + (f" ({_group_name(arn)})" if arn else "")
-        try:
-            return getattr(self.client, operation)(**kwargs)
-        except botocore.exceptions.ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise LoadBalancerError(
-                f"{what}: {error.get('Code', '?')}: {error.get('Message', exc)}"
-            ) from None
-        except botocore.exceptions.BotoCoreError as exc:
-            raise LoadBalancerError(f"{what}: {exc}") from None
-
-    def state(self, arn: str, host: HostSpec) -> Tuple[str, str]:
-        """(State, Reason) of the host's target in one group; ('unused', 'Target.NotRegistered') if absent."""
-        return self.health(arn, host)[:2]
-
-    def _wait(
-        self, host: HostSpec, timeout: float, goal: str, reached: Callable[[str, str], bool]
-    ) -> Optional[str]:
-        def everywhere() -> Tuple[bool, str]:
-            states = {arn: self.state(arn, host) for arn in self.arns}
-            pending = {arn: s for arn, s in states.items() if not reached(*s)}
-            detail = "; ".join(f"{_group_name(arn)}: {s[0]} {s[1]}".strip() for arn, s in pending.items())
-            return not pending, detail
-
-        done, detail = _until(timeout, self.poll, everywhere)
-        return None if done else f"target {self.target(host)['Id']} not {goal} within {timeout:g}s ({detail})"
-
-    def block(self, host: HostSpec, timeout: float) -> Optional[str]:
-        try:
-            for arn in self.arns:
-                if self.state(arn, host)[1] != "Target.NotRegistered":
-                    self._call("deregister_targets", TargetGroupArn=arn, Targets=[self.target(host)])
-            return self._wait(host, timeout, "deregistered", _deregistered)
-        except LoadBalancerError as exc:
-            return str(exc)
-
-    def allow(self, host: HostSpec, timeout: float) -> Optional[str]:
-        """Register in every target group, then wait until each says healthy; a target group that says
-        unhealthy (its health checks failed) is a failure at once, with its reason."""
-        target = self.target(host)["Id"]
-
-        def verdict() -> Tuple[bool, str]:
-            pending = []
-            for arn in self.arns:
-                state, reason, description = self.health(arn, host)
-                if state == "healthy" or reason in ("Target.NotInUse", "Target.HealthCheckDisabled"):
-                    continue  # a group without checks or listener has nothing to wait for
-                if state == "unhealthy" or (state == "unused" and reason == "Target.InvalidState"):
-                    why = f"{reason}: {description}" if description else reason
-                    raise LoadBalancerError(
-                        f"target {target} is {state} in target group {_group_name(arn)} ({why})"
-                    )
-                pending.append(f"{_group_name(arn)}: {state} {reason}".strip())
-            return not pending, "; ".join(pending)
-
-        try:
-            for arn in self.arns:
-                self._call("register_targets", TargetGroupArn=arn, Targets=[self.target(host)])
-            done, detail = _until(timeout, self.poll, verdict)
-        except LoadBalancerError as exc:
-            return str(exc)
-        return None if done else f"target {target} not healthy within {timeout:g}s ({detail})"
-
-    def health(self, arn: str, host: HostSpec) -> Tuple[str, str, str]:
-        """(State, Reason, Description) of the host's target in one group."""
-        target = self.target(host)
-        answer = self._call("describe_target_health", TargetGroupArn=arn, Targets=[target])
-        for description in answer.get("TargetHealthDescriptions", []):
-            if description.get("Target", {}).get("Id") == target["Id"]:
-                health = description.get("TargetHealth", {})
-                return (
-                    health.get("State", "unknown"),
-                    health.get("Reason", ""),
-                    health.get("Description", ""),
-                )
-        return "unused", "Target.NotRegistered", ""
-
-    def healthy(self, hosts: Sequence[HostSpec]) -> Dict[str, bool]:
-        verdict = {}
-        for host in hosts:
-            try:
-                verdict[host.name] = all(self.state(arn, host)[0] == "healthy" for arn in self.arns)
-            except LoadBalancerError:
-                verdict[host.name] = False
-        return verdict
-
-    def check(self, hosts: Sequence[HostSpec]) -> List[Tuple[str, str]]:
-        """The preflight: every target group ARN exists and its targets can be read (credentials,
-        region, endpoint). (group-file key, problem and fix) per problem; nothing is changed."""
-        problems = []
-        for index, arn in enumerate(self.arns):
-            try:
-                self._call("describe_target_groups", TargetGroupArns=[arn])
-                self._call("describe_target_health", TargetGroupArn=arn)
-            except LoadBalancerError as exc:
-                problems.append(
-                    (
-                        f"load_balancer.target_group_arns[{index}]",
-                        f"{exc}; fix the ARN, the region, load_balancer.endpoint_url or the credentials",
-                    )
-                )
-        return problems
-
-
-def _group_name(arn: str) -> str:
-    """`web-tg` from `arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/web-tg/0123456789abcdef`."""
-    parts = arn.rsplit("/", 2)
-    return parts[-2] if len(parts) == 3 else arn
+KIND = LoadBalancerKind(
+    name="haproxy",
+    rank=10,
+    settings={"socket": TEXT, "backend": TEXT},
+    required=("socket", "backend"),
+    build=build,
+    resolve=resolve,
+)
