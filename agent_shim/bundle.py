@@ -26,7 +26,7 @@ from typing import IO, Dict, List, Optional, TextIO, Tuple
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from appspec_tools.errors import InputError
-from appspec_tools.revision import Revision, clean_name, sniff_archive
+from appspec_tools.revision import SETUID, SYMLINK_OUT, Revision, clean_name, sniff_archive
 
 COPY_CHUNK = 1024 * 1024
 
@@ -248,10 +248,10 @@ def _unpack_with_system_tools(kind: str, source: str, archive_dir: str, prefix: 
 def refuse_unsafe(revision: Revision, shown: str, allow_setuid: bool = False) -> str:
     """Refuse an archive with any member unsafe to unpack; return the top-level folder the agent would
     strip. A symlink pointing outside is kept (the agent keeps it); a setuid file only if allowed."""
-    allowed = {"REV018"} | ({"REV006"} if allow_setuid else set())  # a symlink pointing out; setuid
-    unsafe = [(entry, rule, reason) for entry, rule, reason in revision.unsafe() if rule not in allowed]
+    allowed = {SYMLINK_OUT} | ({SETUID} if allow_setuid else set())
+    unsafe = [found for found in revision.unsafe_entries() if found.kind not in allowed]
     if unsafe:
-        reasons = "; ".join(reason for _, _, reason in unsafe[:3])
+        reasons = "; ".join(found.reason for found in unsafe[:3])
         more = f" (and {len(unsafe) - 3} more)" if len(unsafe) > 3 else ""
         raise BundleError(f"{shown}: unsafe archive, nothing was unpacked: {reasons}{more}")
     return revision.prefix

@@ -45,12 +45,6 @@ THROUGH_SYMLINK = "through-symlink"  # written through one of the archive's own 
 SPECIAL = "special"  # a device, FIFO, socket or other special file
 SETUID = "setuid"  # a setuid file, or a setgid one (the agent keeps the bit)
 SYMLINK_OUT = "symlink-out"  # a symlink pointing outside the archive (the agent keeps it as a link)
-# The lint rule each kind is reported under (appspec_tools.rules.revision_bundle); `Revision.unsafe` gives the
-# deploy shim these ids.
-RULE_IDS = {
-    ABSOLUTE: "REV003", HARDLINK_OUT: "REV004", THROUGH_SYMLINK: "REV004", SPECIAL: "REV005",
-    SETUID: "REV006", SYMLINK_OUT: "REV018",
-}  # fmt: skip
 
 
 class RevisionError(InputError):
@@ -173,11 +167,6 @@ class Revision:
     def unsafe_entries(self) -> Iterator[UnsafeEntry]:
         """Each member that is unsafe to unpack (a directory has none)."""
         return iter(())
-
-    def unsafe(self) -> Iterator[Tuple[Entry, str, str]]:
-        """(entry, rule id, reason) for each unsafe member: the deploy shim's view, by lint rule id."""
-        for found in self.unsafe_entries():
-            yield found.entry, RULE_IDS[found.kind], found.reason
 
     def close(self) -> None:
         pass

@@ -6,7 +6,7 @@ in-memory hosts' own work is a few dictionary writes), its memory per host (the 
 second, traced run of the same size; and the RSS growth) and how the totals grow (100/10 and 1000/100:
 linear is 10), against the goal: linear, under 5 ms of CPU and 0.5 MiB per host at 1,000 hosts. An
 in-place deployment with a load balancer, so every host runs the three runner steps and both traffic
-events, and every event and traffic change is written to the history (SQLite, WAL, synchronous=FULL).
+events, and every event and traffic change is written to the history (SQLite, WAL, synchronous=NORMAL).
 
 Run: python3 bench/fleet_scale.py [--sizes 10,100,1000] [--hook-ms 2] [--parallel 10] [--state-dir DIR] [--profile]
 """

@@ -35,7 +35,7 @@ from appspec_tools.revision import (
     open_revision,
     unsafe_reason,
 )
-from appspec_tools.rules.revision_bundle import revision_problems
+from appspec_tools.rules.revision_bundle import RULE_IDS, revision_problems
 
 FIXTURES = Path(__file__).parent / "fixtures" / "revisions"
 APPSPEC = "version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n    - location: scripts/start.sh\n"
@@ -453,9 +453,8 @@ def test_entries_the_agent_unpacks_as_they_are_are_warnings(member, rule, tmp_pa
     assert [(p.rule_id, p.severity.label) for p in problems] == [(rule, "warning")]
 
 
-def test_the_reader_states_kinds_and_the_shim_view_names_their_rules(tmp_path):
-    """The bundle reader says why an entry is unsafe; the lint rules (and the deploy shim's `unsafe()`)
-    name the rule id each kind is reported under."""
+def test_the_reader_states_kinds_and_the_lint_rules_name_them(tmp_path):
+    """The bundle reader says why an entry is unsafe; the lint rules name the rule id of each kind."""
     path = tar_with(
         tmp_path / "mixed.tgz",
         info("door", tarfile.SYMTYPE, "/etc"),
@@ -464,7 +463,7 @@ def test_the_reader_states_kinds_and_the_shim_view_names_their_rules(tmp_path):
     )
     with open_revision(str(path)) as revision:
         kinds = [(found.entry.name, found.kind) for found in revision.unsafe_entries()]
-        ids = [(entry.name, rule_id) for entry, rule_id, _ in revision.unsafe()]
+        ids = [(found.entry.name, RULE_IDS[found.kind]) for found in revision.unsafe_entries()]
     assert kinds == [("door", SYMLINK_OUT), ("door/cron", THROUGH_SYMLINK), ("bin/tool", SETUID)]
     assert ids == [("door", "REV018"), ("door/cron", "REV004"), ("bin/tool", "REV006")]
 

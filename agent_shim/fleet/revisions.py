@@ -45,10 +45,10 @@ def unreadable_revision(bundle: str, exc: Exception) -> RevisionRefused:
 def refuse_on_hosts(bundle: str, path: str) -> None:
     """The hosts' runner has `--safe`, which refuses setuid and setgid files (REV006, only a warning for
     the agent): refuse the revision here, before any host is touched."""
-    from appspec_tools.revision import open_revision
+    from appspec_tools.revision import SETUID, open_revision
 
     with open_revision(path) as revision:
-        setuid = [reason for _, rule, reason in revision.unsafe() if rule == "REV006"]
+        setuid = [found.reason for found in revision.unsafe_entries() if found.kind == SETUID]
     if setuid:
         more = f" (and {len(setuid) - 3} more)" if len(setuid) > 3 else ""
         raise RevisionRefused(

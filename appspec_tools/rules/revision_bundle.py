@@ -12,8 +12,24 @@ from appspec_tools.lifecycle import EC2_SCRIPTABLE
 from appspec_tools.nodes import Mapping, Scalar
 from appspec_tools.problem import Problem
 from appspec_tools.reading import items
-from appspec_tools.revision import DIR, FILE, RULE_IDS, SETUID, SYMLINK_OUT, Revision
+from appspec_tools.revision import (
+    ABSOLUTE,
+    DIR,
+    FILE,
+    HARDLINK_OUT,
+    SETUID,
+    SPECIAL,
+    SYMLINK_OUT,
+    THROUGH_SYMLINK,
+    Revision,
+)
 from appspec_tools.rules import ERROR, INFO, WARNING, Context, Finding, declare, rule
+
+# The rule each kind of unsafe entry is reported under.
+RULE_IDS = {
+    ABSOLUTE: "REV003", HARDLINK_OUT: "REV004", THROUGH_SYMLINK: "REV004", SPECIAL: "REV005",
+    SETUID: "REV006", SYMLINK_OUT: "REV018",
+}  # fmt: skip
 
 MAX_SCRIPT_BYTES = 1024 * 1024
 MAX_REPORTED = 10  # unsafe entries reported one by one per rule; the rest are counted
