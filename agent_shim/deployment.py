@@ -29,12 +29,12 @@ from agent_shim.layout import (
     check_id,
     new_deployment_id,
 )
+from agent_shim.local_events import lifecycle_events_problem, unknown_event_names
 from agent_shim.lock import GroupLock
 from agent_shim.plan import (
     DOWNLOAD_BUNDLE,
     IN_PLACE,
     INSTALL,
-    LOCAL_ORDER,
     MOST_RECENT_INSTALL,
     ROLLBACK_CREATOR,
     STOP_EVENTS,
@@ -280,7 +280,7 @@ class Deployment:
                 if not directory:
                     self.prefix = refuse_unsafe(revision, request.bundle, allow_setuid=not request.safe)
                 problems = [] if request.skip_lint else lint_revision(revision)
-                unknown = self._unknown_events(revision)
+                unknown = unknown_event_names(request.events, revision)
         except (BundleError, RevisionError) as exc:
             return self._refuse(str(exc))
         if unknown and request.safe:
@@ -302,30 +302,6 @@ class Deployment:
                 "(--safe refuses it before any event)"
             )
         return True
-
-    def _unknown_events(self, revision: Any) -> str:
-        """`--events` may name custom events, as codedeploy-local allows, but only hooks the AppSpec has:
-        a name that is neither a lifecycle event nor one of its hooks is a mistake, not a skipped event."""
-        from appspec_tools.lifecycle import EC2_ORDER
-        from appspec_tools.model import AppSpecError, load
-
-        custom = [e.strip() for e in self.request.events or () if e.strip() and e.strip() not in EC2_ORDER]
-        if not custom or revision.appspec_member is None:
-            return ""
-        try:
-            spec = load(
-                revision.read(revision.appspec_member, 1 << 20), path=revision.appspec_member, platform="ec2"
-            )
-        except AppSpecError:
-            return ""  # the lint above has said what is wrong with it
-        hooks = sorted(getattr(spec, "hooks", None) or {})
-        missing = [name for name in custom if name not in hooks]
-        if not missing:
-            return ""
-        return (
-            f"--events: {', '.join(missing)} is neither a lifecycle event nor a hook of "
-            f"{revision.appspec_member} (its hooks: {', '.join(hooks) or 'none'}); check the spelling"
-        )
 
     def _refuse(self, message: str) -> bool:
         """Refused before any event: remove what the preflight created, so nothing is left on the host."""
@@ -409,7 +385,11 @@ class Deployment:
                 "AppSpec file, and then try again. (This host runs linux.)"
             )
         if not self.request.exact_events:  # codedeploy-local's check; the service's agent has none
-            self._check_lifecycle_events(spec)
+            problem = lifecycle_events_problem(
+                spec, self.request.events, self._appspec_path(self.archive_dir, True) or ""
+            )
+            if problem:
+                raise AppSpecProblem(problem)
         behavior = spec.file_exists_behavior or self.request.file_exists_behavior or "DISALLOW"
         self.result.changed_host = True
         installer.install(
@@ -425,36 +405,6 @@ class Deployment:
         self.root.write_pointer(
             self.root.last_successful_install_file(self.group_id), self.result.deployment_dir
         )
-
-    def _check_lifecycle_events(self, spec: Any) -> None:
-        """codedeploy-local's Install check (command_executor.rb validate_app_spec_hooks): every hook of
-        the AppSpec is a lifecycle event of this deployment, and every custom `--events` name a hook."""
-        from appspec_tools.lifecycle import EC2_SCRIPTABLE
-
-        possible = list(LOCAL_ORDER) + [e for e in self.request.events or () if e not in LOCAL_ORDER]
-        hooks = [name for name in spec.hooks if name not in possible and self._hook_given(name)]
-        appspec = os.path.basename(self._appspec_path(self.archive_dir, install=True) or "")
-        if hooks:
-            listed = ", ".join(json.dumps(name) for name in hooks)  # Ruby's Array#to_s
-            raise AppSpecProblem(f"{appspec} file contains unknown lifecycle events: [{listed}]")
-        missing = [e for e in possible[len(LOCAL_ORDER) :] if e not in spec.hooks and e not in EC2_SCRIPTABLE]
-        if missing:
-            raise AppSpecProblem(
-                "You specified a lifecycle event which is not a default one and doesn't exist in your "
-                f"{appspec} file: {','.join(missing)}"
-            )
-
-    def _hook_given(self, name: str) -> bool:
-        """Whether the AppSpec gives `name` a value: the agent's parser drops a hook whose value is null."""
-        import yaml
-
-        path = self._appspec_path(self.archive_dir, install=True)
-        try:
-            with open(path or "", "rb") as handle:
-                hooks = (yaml.safe_load(handle) or {}).get("hooks") or {}
-            return hooks.get(name) is not None
-        except (OSError, yaml.YAMLError, AttributeError):
-            return True
 
     def _run_hooks(self, name: str) -> bool:
         """Run an event's scripts; False when the event had nothing to run."""
