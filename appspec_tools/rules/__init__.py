@@ -126,9 +126,17 @@ RETIRED: Dict[str, str] = {
 
 
 def _doc(text: Optional[str]) -> str:
-    import inspect
-
-    return inspect.cleandoc(text or "")
+    """inspect.cleandoc without importing inspect (6 ms of lint's start-up): the first line stripped, the
+    others dedented by their common indentation, blank lines at both ends dropped."""
+    lines = (text or "").expandtabs().split("\n")
+    indents = [len(line) - len(line.lstrip()) for line in lines[1:] if line.strip()]
+    margin = min(indents, default=0)
+    lines = [lines[0].strip()] + [line[margin:] for line in lines[1:]]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)
 
 
 def rule(
