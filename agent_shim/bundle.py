@@ -271,20 +271,21 @@ def _target(archive_dir: str, prefix: str, raw_name: str) -> Optional[str]:
     return os.path.join(archive_dir, *name.split("/"))
 
 
-def _fresh(archive_dir: str, target: str, directory: bool = False) -> None:
-    """Make room for a member at `target` without ever writing through a symlink: the parent must be a
-    real folder inside the archive, and whatever is at `target` (a symlink, an earlier member of the same
-    name) is removed first, as tar does; an existing real folder stays for a folder member."""
+def _fresh(root: str, target: str, directory: bool = False) -> None:
+    """Make room for a member at `target` without ever writing through a symlink: its folder must resolve
+    inside the archive (`root`, real) before anything is created there, and whatever is at `target` (a
+    symlink, an earlier member of the same name) is removed first, as tar does; an existing real folder
+    stays for a folder member."""
     parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
-    root = os.path.realpath(archive_dir)
-    if os.path.realpath(parent) != root and not os.path.realpath(parent).startswith(root + os.sep):
+    real = os.path.realpath(parent)
+    if real != root and not real.startswith(root + os.sep):
         raise BundleError(f"{target}: its folder leads outside the archive through a symlink")
-    if os.path.islink(target) or (os.path.lexists(target) and not (directory and os.path.isdir(target))):
-        if os.path.isdir(target) and not os.path.islink(target):
-            shutil.rmtree(target)
-        else:
-            os.unlink(target)
+    os.makedirs(parent, exist_ok=True)
+    real_folder = os.path.isdir(target) and not os.path.islink(target)
+    if real_folder and not directory:
+        shutil.rmtree(target)
+    elif not real_folder and os.path.lexists(target):
+        os.unlink(target)
 
 
 def _write(source: IO[bytes], target: str) -> None:
@@ -311,13 +312,14 @@ def _owner(member: tarfile.TarInfo) -> Tuple[int, int]:
 
 
 def _untar(path: str, archive_dir: str, prefix: str, owners: bool = False) -> None:
+    root = os.path.realpath(archive_dir)
     directories = []
     with tarfile.open(path, "r:*") as archive:
         for member in archive:
             target = _target(archive_dir, prefix, member.name)
             if target is None:
                 continue
-            _fresh(archive_dir, target, directory=member.isdir())
+            _fresh(root, target, directory=member.isdir())
             if member.isdir():
                 os.makedirs(target, exist_ok=True)
                 directories.append((target, member))
@@ -349,13 +351,14 @@ def _untar(path: str, archive_dir: str, prefix: str, owners: bool = False) -> No
 
 
 def _unzip(path: str, archive_dir: str, prefix: str) -> None:
+    root = os.path.realpath(archive_dir)
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
             target = _target(archive_dir, prefix, info.filename)
             if target is None:
                 continue
             unix_mode = info.external_attr >> 16
-            _fresh(archive_dir, target, directory=info.is_dir())
+            _fresh(root, target, directory=info.is_dir())
             if info.is_dir():
                 os.makedirs(target, exist_ok=True)
                 continue

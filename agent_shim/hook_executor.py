@@ -184,6 +184,9 @@ class HookExecutor:
         ]
         if not _exits_by(process, deadline):
             self._terminate_group(process)
+            for pump in pumps:
+                if pump.broken:  # a reader that stopped keeps its stream open until the script is gone
+                    pump.stream.close()
             self._fail(
                 SCRIPT_TIMED_OUT, script, f"{self._describe(script)} failed to complete in {timeout} seconds"
             )

@@ -5,6 +5,7 @@ deployment has them, a step of a fleet deployment does not."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Optional, Sequence
 
 from agent_shim.plan import LOCAL_ORDER
@@ -15,8 +16,6 @@ def lifecycle_events_problem(spec: Any, events: Optional[Sequence[str]], appspec
     """The agent's message when Install refuses the AppSpec, or "": every hook of the AppSpec must be a
     lifecycle event of this deployment (the defaults and `--events`), and every custom `--events` name a
     hook of the AppSpec."""
-    import os
-
     possible = list(LOCAL_ORDER) + [e for e in events or () if e not in LOCAL_ORDER]
     name = os.path.basename(appspec_path)
     unknown = [hook for hook in spec.hooks if hook not in possible and _hook_given(appspec_path, hook)]

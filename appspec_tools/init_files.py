@@ -7,10 +7,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
+from appspec_tools.agent_names import APPSPEC_NAMES
 from appspec_tools.fileio import write_atomically
 from appspec_tools.init_values import InitError
-
-APPSPEC_NAMES = ("appspec.yml", "appspec.yaml", "appspec.json")
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,10 @@ def test_the_deployment_group_names_the_id_and_the_name_is_localfleet_like_coded
         assert process.returncode == 0, process.stdout + process.stderr
         assert (host.out / "g").read_text().strip() == expected
         assert json.loads(process.stdout)["group_id"] == expected.split()[0]
+    named = subprocess.run(
+        argv + ["--application-name", "Shop", "--format", "json"], env=env, capture_output=True
+    )
+    assert json.loads(named.stdout)["application"] == "Shop", "codedeploy-local's spelling of --application"
 
 
 # Timeouts ------------------------------------------------------------------------------------------------
