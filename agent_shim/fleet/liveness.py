@@ -62,8 +62,8 @@ class Liveness:
                 return
             silent = time.monotonic() - self._answered
             if silent >= self.limit:
-                self.reason = (
-                    f"no answer over SSH for {silent:.0f}s (ssh.server_alive_interval {self.interval:g}s × "
+                self.reason = (  # the configured bound, not the polled clock: the same words on every run
+                    f"no answer over SSH for {self.limit:g}s (ssh.server_alive_interval {self.interval:g}s × "
                     f"server_alive_count_max {self.count_max}); the host or its network is down"
                 )
                 try:
