@@ -30,6 +30,12 @@ def _group_options(parser: argparse.ArgumentParser) -> None:
 def _follow_options(parser: argparse.ArgumentParser, until: str = "") -> None:
     parser.add_argument("--wait", action="store_true", help="follow the deployment until it ends" + until)
     parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="text format: no live view and no upload progress, only the result",
+    )
+    parser.add_argument(
         "--poll-interval",
         type=non_negative,
         default=None,

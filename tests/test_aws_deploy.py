@@ -421,6 +421,20 @@ def test_on_a_terminal_the_view_is_redrawn_in_place(aws):
     ]
 
 
+@pytest.mark.parametrize("out", [io.StringIO, Terminal])
+def test_quiet_prints_no_live_view_only_the_result(aws, out):
+    with Stubber(aws.codedeploy) as stub:
+        expect_failed_deployment(stub)
+        code, quiet, err = run(*WAIT, "-q", clients=aws, out=out())
+    with Stubber(aws.codedeploy) as stub:
+        expect_failed_deployment(stub)
+        _, loud, _ = run(*WAIT, clients=aws)
+    assert (code, err) == (1, "")
+    created, _, summary = quiet.partition("\ndeployment d-A1B2C3D4E Failed")
+    assert created.splitlines() == loud.splitlines()[:2]  # the id and the console link, nothing live
+    assert "\x1b[" not in quiet and summary == loud.partition("\ndeployment d-A1B2C3D4E Failed")[2]
+
+
 def test_json_is_one_document_at_the_end(aws):
     with Stubber(aws.codedeploy) as stub:
         expect_failed_deployment(stub)

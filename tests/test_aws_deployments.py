@@ -93,6 +93,19 @@ def test_status_wait_attaches_and_follows_to_the_end(aws):
     assert f"deployment {DEPLOYMENT} Failed after 23.0s" in out and "AfterInstall" in out
 
 
+def test_status_wait_quiet_prints_only_the_summary(aws):
+    with Stubber(aws.codedeploy) as stub:
+        expect_poll(stub, deployment_info("InProgress", {"InProgress": 2}), instances_in_progress())
+        finished = deployment_info(
+            "Failed", {"Failed": 1, "Succeeded": 1}, completeTime=T0 + timedelta(seconds=23)
+        )
+        expect_poll(stub, finished, instances_finished())
+        code, out, err = verb("aws", "status", DEPLOYMENT, "--wait", "-q", clients=aws)
+        stub.assert_no_pending_responses()
+    assert (code, err) == (1, "")
+    assert out.startswith(f"\ndeployment {DEPLOYMENT} Failed after 23.0s")  # no line while it ran
+
+
 def test_status_wait_gives_up_at_its_timeout_and_says_the_deployment_goes_on(aws):
     clock = iter(
         [0.0, 0.0, 3.0, 9.0]

@@ -73,6 +73,26 @@ def test_push_draws_the_upload_in_bytes(endpoint, monkeypatch, tmp_path):
     assert quiet[0] == 0 and "\r" not in quiet[1].replace("\r\n", "\n")
 
 
+def test_aws_deploy_draws_the_upload_unless_quiet(endpoint, monkeypatch, tmp_path):
+    from test_aws_emulator import create_group, use_emulator
+
+    from appspec_tools.aws.session import connect
+
+    use_emulator(monkeypatch, endpoint, tmp_path)
+    clients = connect()
+    clients.s3.create_bucket(Bucket=BUCKET)
+    create_group(clients)
+    argv = ["aws", "deploy", "--application", "web", "--deployment-group", "prod",
+            "--bundle", CLEAN, "--s3", f"s3://{BUCKET}/web/"]  # fmt: skip
+    code, screen = on_terminal(argv, tmp_path, dict(os.environ))
+    assert code == 0, screen
+    assert re.search(rf"\ruploading s3://{BUCKET}/web/web-", screen), screen
+    code, screen = on_terminal([*argv, "--quiet"], tmp_path, dict(os.environ))
+    assert code == 0, screen
+    assert "\r" not in screen.replace("\r\n", "\n") and "uploaded s3://" in screen
+    assert "created deployment " in screen
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 100.0

@@ -60,7 +60,7 @@ def resolve_revision(args: argparse.Namespace, clients: AwsClients, out: TextIO,
         destination = S3Location.parse(args.s3)
         pushed = push(
             clients, args.bundle, destination, application=args.application, register=False,
-            bundle_type=bundle_type, err=err, progress_to=err,
+            bundle_type=bundle_type, err=err, progress_to=None if args.quiet else err,
         )  # fmt: skip
         if args.output_format == "text":
             out.write(
@@ -196,13 +196,12 @@ def run(
         ask = _ask_on_terminal
     live = LiveView(out, tty=text and out.isatty(), clock=clock)
     interval = getattr(args, "poll_interval", None) or DEFAULT_POLL_INTERVAL
+    shown = live.update if text and not args.quiet else lambda _: None
     try:
         with translated(
             f"lost track of deployment {deployment_id} (it goes on in CodeDeploy)", region=clients.region
         ):
-            state: DeploymentState = follow(
-                clients.codedeploy, deployment_id, live.update if text else lambda _: None, interval, sleep
-            )
+            state: DeploymentState = follow(clients.codedeploy, deployment_id, shown, interval, sleep)
     except KeyboardInterrupt:
         try:
             return stop_on_interrupt(clients, deployment_id, group, err, ask)

@@ -65,7 +65,7 @@ def _status(
             state = poll(clients.codedeploy, args.deployment_id)
             if not args.wait or state.finished:
                 break
-            if text:
+            if text and not args.quiet:
                 live.update(state)
             if deadline is not None and monotonic() + interval > deadline:
                 break
