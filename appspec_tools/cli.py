@@ -86,7 +86,8 @@ def _configure_lint(lint: argparse.ArgumentParser) -> None:
         "--changed",
         action="store_true",
         help="PATHs are changed files (a pre-commit hook's): lint once each revision holding one, "
-        "the nearest folder upwards with an appspec.yml, .yaml or .json",
+        "the nearest folder upwards with an appspec.yml, .yaml or .json (under pre-commit, the files it "
+        "deletes count too)",
     )
 
 
@@ -215,7 +216,15 @@ def _rule_ids(values: List[str]) -> set:
 def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from appspec_tools.config import ConfigError, find_config, load_config
     from appspec_tools.formatters import FORMATTERS
-    from appspec_tools.linter import LintOptions, LintReport, failing, lint_paths, revision_roots
+    from appspec_tools.linter import (
+        LintOptions,
+        LintReport,
+        deleted_under_pre_commit,
+        failing,
+        find_appspecs,
+        lint_paths,
+        revision_roots,
+    )
     from appspec_tools.rules import RETIRED, all_rules
 
     if args.config and args.no_config:
@@ -236,8 +245,13 @@ def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         enabled=frozenset(enabled),
         max_bytes=args.max_file_size or config.max_file_size or LintOptions().max_bytes,
     )
-    paths = revision_roots(args.paths) if args.changed and args.paths else args.paths
-    if args.changed and args.paths and not paths:
+    if args.changed and args.paths:
+        paths = revision_roots([*args.paths, *deleted_under_pre_commit()])
+    elif args.changed:  # no file (a commit that only deletes): every revision of the repository
+        paths = ["."] if find_appspecs(".") else []
+    else:
+        paths = args.paths
+    if args.changed and not paths:
         report = LintReport()  # no changed file is in a revision: nothing to lint
     else:
         report = lint_paths(paths, options, stdin=sys.stdin.buffer if "-" in paths else None)

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Set, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    FrozenSet,
+    Iterable,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Set,
+    Tuple,
+)
 
 from appspec_tools.agent_names import APPSPEC_NAMES as APPSPEC_NAMES  # re-exported
 from appspec_tools.bundle_types import is_archive
@@ -205,6 +217,31 @@ def revision_roots(changed: Iterable[str]) -> List[str]:
         if shown is not None and shown not in roots:
             roots.append(shown)
     return roots
+
+
+def deleted_under_pre_commit(environ: Optional[Mapping[str, str]] = None) -> List[str]:
+    """The files that the pre-commit run that started us deletes (empty when not under pre-commit).
+
+    pre-commit passes a hook only the files that still exist, so deleting a hook script that an AppSpec
+    still names would never reach its revision. Asked of git as pre-commit chose its files: between
+    PRE_COMMIT_FROM_REF and PRE_COMMIT_TO_REF (`run --from-ref --to-ref`, CI), otherwise the staged ones.
+    pre-commit runs hooks at the repository's top, where git's names are relative to."""
+    if environ is None:
+        environ = os.environ
+    if environ.get("PRE_COMMIT") != "1":
+        return []
+    import subprocess  # only here: lint's start-up stays light
+
+    diff = ["git", "diff", "--name-only", "--no-ext-diff", "-z", "--diff-filter=D"]
+    old, new = environ.get("PRE_COMMIT_FROM_REF"), environ.get("PRE_COMMIT_TO_REF")
+    attempts = [[*diff, f"{old}...{new}"], [*diff, f"{old}..{new}"]] if old and new else [[*diff, "--staged"]]
+    for command in attempts:  # `...` needs a merge base; pre-commit falls back to `..` the same way
+        try:
+            listed = subprocess.run(command, capture_output=True, check=True, timeout=60).stdout
+        except (OSError, subprocess.SubprocessError):
+            continue
+        return [os.fsdecode(name) for name in listed.split(b"\0") if name]
+    return []
 
 
 def _root_of(folder: str, seen: Dict[str, Optional[str]]) -> Optional[str]:
