@@ -19,7 +19,7 @@ HEAD = "version: 0.0\nos: linux\n"
 COPY = "files:\n  - source: /\n    destination: /opt/app\n"
 
 
-class _Scope(NamedTuple):
+class Scope(NamedTuple):
     node: Node
     object: str
     everything: bool  # pattern ** and no except: every path under object
@@ -28,20 +28,22 @@ class _Scope(NamedTuple):
     types: FrozenSet[str]
 
 
-def _scopes(ctx: Context) -> List[_Scope]:
-    out = []
-    for entry in entries(ctx):
-        value, types = string(entry.get("object")), entry_types(entry)
-        pattern = entry.get("pattern")
-        glob = "**" if is_null(pattern) else string(pattern)
-        if value is None or not value.strip().startswith("/") or types is None or glob is None:
-            continue
-        excepts = tuple(text for text in map(string, items(entry.get("except"))) if text is not None)
-        obj = entry.get("object")
-        assert obj is not None
-        everything = glob == "**" and not items(entry.get("except"))
-        out.append(_Scope(obj, posixpath.normpath(value.strip()), everything, glob, excepts, types))
-    return out
+def scope_of(entry: Mapping) -> Optional[Scope]:
+    """What one entry reaches, when its object, pattern and types are readable."""
+    value, types = string(entry.get("object")), entry_types(entry)
+    pattern = entry.get("pattern")
+    glob = "**" if is_null(pattern) else string(pattern)
+    if value is None or not value.strip().startswith("/") or types is None or glob is None:
+        return None
+    excepts = tuple(text for text in map(string, items(entry.get("except"))) if text is not None)
+    obj = entry.get("object")
+    assert obj is not None
+    everything = glob == "**" and not items(entry.get("except"))
+    return Scope(obj, posixpath.normpath(value.strip()), everything, glob, excepts, types)
+
+
+def _scopes(ctx: Context) -> List[Scope]:
+    return [scope for scope in map(scope_of, entries(ctx)) if scope is not None]
 
 
 def _simple_glob(name: str, pattern: str) -> bool:
@@ -50,7 +52,7 @@ def _simple_glob(name: str, pattern: str) -> bool:
     return "/" not in name and re.fullmatch(regex, name, re.DOTALL) is not None
 
 
-def _sets_file(scope: _Scope, path: str) -> bool:
+def sets_file(scope: Scope, path: str) -> bool:
     """True when the entry gives permissions to the installed file ``path``."""
     if "file" not in scope.types:
         return False
@@ -100,7 +102,7 @@ def installed_files(ctx: Context) -> List[str]:
     return out
 
 
-def _overlap(scope: _Scope, other: _Scope) -> bool:
+def _overlap(scope: Scope, other: Scope) -> bool:
     """Both entries reach the same paths whatever is installed under them."""
     if not scope.types & other.types:
         return False
@@ -113,8 +115,8 @@ def _overlap(scope: _Scope, other: _Scope) -> bool:
 
 
 class _Clash(NamedTuple):
-    scope: _Scope
-    other: _Scope  # the earlier entry
+    scope: Scope
+    other: Scope  # the earlier entry
     path: Optional[str]  # an installed path both set (certain failure), or None (overlap only)
 
 
@@ -129,7 +131,7 @@ def _clashes(ctx: Context) -> List[_Clash]:
             _Clash(scope, other, path)
             for other in earlier
             for path in installed
-            if _sets_file(scope, path) and _sets_file(other, path)
+            if sets_file(scope, path) and sets_file(other, path)
         ]
         possible = [_Clash(scope, other, None) for other in earlier if _overlap(scope, other)]
         found += (certain or possible)[:1]

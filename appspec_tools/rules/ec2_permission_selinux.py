@@ -8,7 +8,8 @@ from typing import Iterator, List, Optional
 from appspec_tools.nodes import Mapping, describe
 from appspec_tools.reading import is_null, string
 from appspec_tools.rules import ERROR, WARNING, Context, Finding, rule
-from appspec_tools.rules.ec2_files import described
+from appspec_tools.rules.ec2_files import described, file_copies
+from appspec_tools.rules.ec2_permission_overlap import scope_of
 from appspec_tools.rules.permission_entries import context_of, entries
 
 _RANGE_SENSITIVITY = r"^s[0-9]+$"  # compiled by `re` on first use, not at import
@@ -63,11 +64,11 @@ def range_problem(text: str) -> Optional[str]:
     "PERM015",
     ERROR,
     "`context` is not a mapping with a `type`",
-    hint="write `context:` as a mapping with at least `type:` (and optionally `name:` and `range:`)",
+    hint="write `context:` as a mapping with `type:` and `range:` (and optionally `name:`)",
     platforms={"ec2"},
     bad="version: 0.0\nos: linux\npermissions:\n  - object: /var/www\n    context:\n      name: unconfined_u",
     good="version: 0.0\nos: linux\npermissions:\n  - object: /var/www\n    context:\n"
-    "      type: httpd_sys_content_t",
+    "      type: httpd_sys_content_t\n      range: s0",
 )
 def context_without_type(ctx: Context) -> Iterator[Finding]:
     """`context_info.rb` requires the SELinux `type` ("specifies an invalid context type"); a context
@@ -89,9 +90,9 @@ def context_without_type(ctx: Context) -> Iterator[Finding]:
     hint="rename `user:` to `name:` inside `context`",
     platforms={"ec2"},
     bad="version: 0.0\nos: linux\npermissions:\n  - object: /var/www\n    context:\n      user: system_u\n"
-    "      type: httpd_sys_content_t",
+    "      type: httpd_sys_content_t\n      range: s0",
     good="version: 0.0\nos: linux\npermissions:\n  - object: /var/www\n    context:\n      name: system_u\n"
-    "      type: httpd_sys_content_t",
+    "      type: httpd_sys_content_t\n      range: s0",
 )
 def context_user_ignored(ctx: Context) -> Iterator[Finding]:
     """The user guide documents `context.user`, but `context_info.rb` takes the SELinux user from
@@ -129,3 +130,40 @@ def context_range_invalid(ctx: Context) -> Iterator[Finding]:
         problem = range_problem(text) if text is not None else f"range is {describe(value)}, not a string"
         if problem:
             yield Finding(value, problem)
+
+
+@rule(
+    "PERM021",
+    ERROR,
+    "`context` without a `range` crashes the agent at Install",
+    hint="add the range, e.g. `range: s0` (the level of a targeted policy's files)",
+    platforms={"ec2"},
+    bad="version: 0.0\nos: linux\nfiles:\n  - source: site\n    destination: /var/www\npermissions:\n"
+    "  - object: /var/www\n    context:\n      type: httpd_sys_content_t",
+    good="version: 0.0\nos: linux\nfiles:\n  - source: site\n    destination: /var/www\npermissions:\n"
+    "  - object: /var/www\n    context:\n      type: httpd_sys_content_t\n      range: s0",
+)
+def context_without_range(ctx: Context) -> Iterator[Finding]:
+    """The parser accepts a context without `range`, but Install writes every instruction to
+    `<group>-install.json` first, and the SELinux one reads `@context.range.get_range`: with no range
+    that is ``undefined method `get_range' for nil:NilClass`` (`install_instruction.rb`, ChangeContextCommand
+    `to_h`). The deployment fails at Install after the previous install's files were removed and before
+    anything is copied, whatever the host's SELinux. Reported where the entry's object is at, under or
+    above a `files` destination, so that it reaches what this deployment installs."""
+    destinations = [copy.destination for copy in file_copies(ctx)]
+    for entry in entries(ctx):
+        node, scope = context_of(entry), scope_of(entry)
+        if not isinstance(node, Mapping) or is_null(node.get("type")) or not is_null(node.get("range")):
+            continue
+        if scope is not None and any(_nested(scope.object, path) for path in destinations):
+            yield Finding(
+                node,
+                "context has no range: the agent's Install crashes on it (undefined method `get_range' for nil) "
+                "after removing the previous install's files",
+            )
+
+
+def _nested(one: str, other: str) -> bool:
+    """One path is the other or one of its folders."""
+    one, other = one.rstrip("/") or "/", other.rstrip("/") or "/"
+    return one == other or other.startswith(one.rstrip("/") + "/") or one.startswith(other.rstrip("/") + "/")
