@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from agent_shim import install as installer
+from agent_shim.appspec_parser import agent_error
 from agent_shim.bundle import BundleError, BundleLocation, fetch, parse_location, refuse_unsafe, unpack
 from agent_shim.events import EventRecord, EventStatus
 from agent_shim.hook_executor import UNKNOWN_ERROR, HookExecutor, ScriptFailure, hook_environment
@@ -377,13 +378,7 @@ class Deployment:
         self.root.write_pointer(self.root.most_recent_install_file(self.group_id), self.result.deployment_dir)
 
     def _install(self) -> None:
-        spec = self._load_appspec(self.archive_dir, install=True)
-        if spec.os != "linux":
-            raise AppSpecProblem(
-                f"The deployment failed because the application specification file specifies an unsupported "
-                f'operating system ({spec.os}). Specify either "linux" or "windows" in the os section of the '
-                "AppSpec file, and then try again. (This host runs linux.)"
-            )
+        spec = self._load_appspec(self.archive_dir, install=True)  # `os` is this host's, or it failed
         if not self.request.exact_events:  # codedeploy-local's check; the service's agent has none
             problem = lifecycle_events_problem(
                 spec, self.request.events, self._appspec_path(self.archive_dir, True) or ""
@@ -452,7 +447,11 @@ class Deployment:
         )
 
     def _load_appspec(self, archive: str, install: bool = False) -> Any:
-        from appspec_tools.model import AppSpecError, load
+        """The AppSpec as the agent parses it at an event: its first error fails the event with its words
+        (agent_shim/appspec_parser.py); lint errors the agent does not raise were warnings before the
+        first event, and what fails later (at Install) fails there."""
+        from appspec_tools.model.build import build
+        from appspec_tools.source import read_source
 
         path = self._appspec_path(archive, install)
         if path is None:
@@ -469,10 +468,13 @@ class Deployment:
         cached = self._appspecs.get(path)
         if cached is not None and cached[0] == raw:  # a hook may rewrite it: then it is read again
             return cached[1]
-        try:
-            spec = load(raw, path=path, platform="ec2")
-        except AppSpecError as exc:
-            raise AppSpecProblem(f"invalid AppSpec: {exc}") from None
+        source = read_source(raw, path, "yaml")  # the agent YAML-loads any name; JSON is flow-style YAML
+        message = agent_error(source, raw)
+        if message is None and source.root is None:  # Psych loads what our reader could not: say why
+            message = "invalid AppSpec: " + (source.findings[0].message if source.findings else "unreadable")
+        if message is not None:
+            raise AppSpecProblem(message)
+        spec = build(source.root, "ec2")
         self._appspecs[path] = (raw, spec)
         return spec
 

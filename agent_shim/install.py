@@ -16,6 +16,8 @@ import subprocess
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from agent_shim import selinux
+
 
 class InstallError(Exception):
     """An Install failure; the message is the agent's."""
@@ -46,17 +48,7 @@ class Command:
             return {"type": "chown", "owner": self.owner, "group": self.group, "file": self.path}
         if self.type == "setfacl":
             return {"type": "setfacl", "acl": list(self.acls), "file": self.path}
-        context = self.context
-        return {
-            "type": "semanage",
-            "context": {
-                "user": getattr(context, "name", None),
-                "role": None,
-                "type": getattr(context, "type", None),
-                "range": getattr(context, "range", None),
-            },
-            "file": self.path,
-        }
+        return selinux.instruction(self.path, self.context)
 
 
 @dataclass
@@ -117,7 +109,10 @@ class Instructions:
             self.commands.append(Command("chown", path, owner=permission.owner, group=permission.group))
 
     def to_json(self) -> str:
-        return json.dumps({"instructions": [c.to_dict() for c in self.commands]})
+        try:
+            return json.dumps({"instructions": [c.to_dict() for c in self.commands]})
+        except selinux.NoRange as exc:
+            raise InstallError(str(exc)) from None
 
 
 def simple_glob(name: str, pattern: str) -> bool:
@@ -322,6 +317,8 @@ def _copy(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> No
         os.symlink(os.readlink(command.source), command.path)
         return
     # FileUtils.copy(preserve: true): contents, times, owner where allowed (else no setuid/setgid), mode
+    if not os.path.lexists(command.source):  # a `files` source the revision does not have
+        raise InstallError(f"No such file or directory @ rb_sysopen - {command.source}")
     shutil.copyfile(command.source, command.path)
     info = os.stat(command.source)
     os.utime(command.path, ns=(info.st_atime_ns, info.st_mtime_ns))
@@ -427,26 +424,7 @@ def _setfacl(command: Command, cleanup: IO[str], warn: Callable[[str], None]) ->
 
 
 def _semanage(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
-    if not (shutil.which("semanage") and shutil.which("restorecon")):
-        warn(f"SELinux tools (semanage, restorecon) are not installed: context not applied to {command.path}")
-        return
-    context = command.context
-    args = ["-t", context.type]
-    if getattr(context, "name", None):
-        args = ["-s", context.name] + args
-    if getattr(context, "range", None):
-        args += ["-r", str(context.range)]
-    target = os.path.realpath(command.path)
-    for argv in (["semanage", "fcontext", "-a", *args, target], ["restorecon", "-v", target]):
-        result = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise InstallError(
-                "The deployment failed because the application specification file contains an error in the settings "
-                "for the context parameter. Update the permissions section of the AppSpec file, and then try again. "
-                f"Failed command: {' '.join(argv)}. Exit code: {result.returncode}"
-            )
-    cleanup.write(f"semanage\0{target}\n")
-    cleanup.flush()
+    selinux.change_context(command.path, command.context, cleanup, InstallError)
 
 
 _EXECUTORS: Dict[str, Executor] = {
@@ -476,19 +454,20 @@ def install(
     safe: bool = False,
 ) -> Instructions:
     """Cleanup, generate, write install.json, execute while writing the new cleanup file. Like the agent,
-    the previous install's files are removed before conflicts (DISALLOW, duplicates) are found; `safe`
-    finds them first, so a refused install leaves the running revision's files in place."""
+    the previous install's files are removed before conflicts (DISALLOW, duplicates) and a context
+    without a range are found; `safe` finds them first, so a refused install leaves the running
+    revision's files in place."""
     os.makedirs(instructions_dir, exist_ok=True)
     cleanup_file = os.path.join(instructions_dir, f"{group_id}-cleanup")
     pending = [line.strip() for line in cleanup_entries(cleanup_file) if not line.startswith("semanage\0")]
     try:  # what the host will hold once the cleanup has run
-        if pending:
-            generate(archive, appspec, file_exists_behavior, install_root, absent=pending)
+        if pending:  # the instructions are written before any runs: a context without a range fails there
+            generate(archive, appspec, file_exists_behavior, install_root, absent=pending).to_json()
     except InstallError:
         if safe:
             raise
         warn(
-            "the agent removes the previous install's files before it finds this conflict, and so "
+            "the agent removes the previous install's files before it finds this problem, and so "
             "does this deployment; --safe finds it first and keeps them"
         )
     replay_cleanup(cleanup_file)
