@@ -93,6 +93,27 @@ def hook_environment(base: Mapping[str, str], variables: Mapping[str, Optional[s
     return env
 
 
+def _spawn(argv: List[str], env: Mapping[str, str]) -> subprocess.Popen:
+    """The agent's `Open3.popen3(env, command, pgroup: true)`. Like Ruby's spawn, a file the kernel cannot
+    execute (ENOEXEC: no `#!` line) is run again as `/bin/sh FILE` (process.c `try_with_sh`)."""
+    options: Dict[str, Any] = dict(
+        stdin=subprocess.PIPE,  # closed at once by the caller: the agent's `stdin.close`
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(env),
+        preexec_fn=os.setpgrp,  # the agent's {:pgroup => true}; works on python3 >= 3.8 hosts
+        close_fds=True,
+    )
+    try:
+        return subprocess.Popen(argv, **options)
+    except OSError as exc:
+        import errno
+
+        if exc.errno != errno.ENOEXEC:
+            raise
+    return subprocess.Popen(["sh", *argv], executable="/bin/sh", **options)
+
+
 def _errno_class(exc: OSError) -> str:
     import errno
 
@@ -159,15 +180,7 @@ class HookExecutor:
         self.log.record(f"Script - {script.location}\n")
         deadline = time.monotonic() + timeout
         try:
-            process = subprocess.Popen(
-                script_command(script, path),
-                stdin=subprocess.PIPE,  # closed at once below: the agent's `stdin.close`
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=dict(env),
-                preexec_fn=os.setpgrp,  # the agent's {:pgroup => true}; works on python3 >= 3.8 hosts
-                close_fds=True,
-            )
+            process = _spawn(script_command(script, path), env)
         except OSError as exc:
             self._fail(
                 SCRIPT_FAILED,

@@ -1,267 +1,24 @@
 """The agent's Install event: cleanup of the previous install, file copies, permissions (AGENT-FACTS §5).
 
-Instructions are generated first (copy/mkdir, then permission commands), written to
-`<group>-install.json`, then executed while `<group>-cleanup` is written line by line, so a failed
-install leaves a partial cleanup list the next deployment replays.
+Instructions are generated first (agent_shim/install_plan.py: copy/mkdir, then permission commands),
+written to `<group>-install.json`, then executed while `<group>-cleanup` is written line by line, so a
+failed install leaves a partial cleanup list the next deployment replays.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import shutil
 import stat
 import subprocess
-from dataclasses import dataclass, field, replace
-from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import IO, Any, Callable, Dict, List, Sequence, Tuple
 
 from agent_shim import selinux
+from agent_shim.install_plan import Command, InstallError, Instructions, generate
 
+__all__ = ["InstallError", "cleanup_entries", "execute", "install", "replay_cleanup"]
 
-class InstallError(Exception):
-    """An Install failure; the message is the agent's."""
-
-
-Executor = Callable[["Command", IO[str], Callable[[str], None]], None]
-
-
-@dataclass
-class Command:
-    type: str
-    path: str
-    source: str = ""
-    mode: str = ""
-    owner: Optional[str] = None
-    group: Optional[str] = None
-    acls: Sequence[str] = ()
-    context: Any = None
-
-    def to_dict(self) -> Dict[str, Any]:
-        if self.type == "copy":
-            return {"type": "copy", "source": self.source, "destination": self.path}
-        if self.type == "mkdir":
-            return {"type": "mkdir", "directory": self.path}
-        if self.type == "chmod":
-            return {"type": "chmod", "mode": self.mode, "file": self.path}
-        if self.type == "chown":
-            return {"type": "chown", "owner": self.owner, "group": self.group, "file": self.path}
-        if self.type == "setfacl":
-            return {"type": "setfacl", "acl": list(self.acls), "file": self.path}
-        return selinux.instruction(self.path, self.context)
-
-
-@dataclass
-class Instructions:
-    commands: List[Command] = field(default_factory=list)
-    copy_targets: Dict[str, str] = field(default_factory=dict)
-    mkdir_targets: List[str] = field(default_factory=list)
-    permission_targets: Set[str] = field(default_factory=set)
-    absent: Set[str] = field(default_factory=set)  # paths the pending cleanup will remove
-
-    def exists(self, path: str) -> bool:
-        return os.path.lexists(path) and os.path.abspath(path) not in self.absent
-
-    def copy(self, source: str, destination: str) -> None:
-        destination = os.path.abspath(destination)
-        if destination in self.copy_targets:
-            raise InstallError(
-                f"The deployment failed because the application specification file specifies two source files named "
-                f"{source} and {self.copy_targets[destination]} for the same destination ({destination}). Remove one of "
-                "the source file paths from the AppSpec file, and then try again."
-            )
-        if destination in self.mkdir_targets:
-            raise InstallError(
-                f"The deployment failed because the application specification file calls for installing the file "
-                f"{source}, but a file with that name already exists at the location ({destination}). Update your "
-                "AppSpec file or directory structure, and then try again."
-            )
-        self.commands.append(Command("copy", destination, source=source))
-        self.copy_targets[destination] = source
-
-    def mkdir(self, destination: str) -> None:
-        destination = os.path.abspath(destination)
-        if destination in self.copy_targets:
-            raise InstallError(
-                f"The deployment failed because the application specification file includes an mkdir command more "
-                f"than once for the same destination path ({destination}) from ({self.copy_targets[destination]}). "
-                "Update the files section of the AppSpec file, and then try again."
-            )
-        if destination not in self.mkdir_targets:
-            self.commands.append(Command("mkdir", destination))
-            self.mkdir_targets.append(destination)
-
-    def set_permissions(self, path: str, permission: Any) -> None:
-        path = os.path.abspath(path)
-        if path in self.permission_targets:
-            raise InstallError(
-                f"The deployment failed because the permissions setting for ({path}) is specified more than once in "
-                "the application specification file. Update the files section of the AppSpec file, and then try again."
-            )
-        self.permission_targets.add(path)
-        if permission.mode is not None:
-            self.commands.append(Command("chmod", path, mode=str(permission.mode)))
-        if permission.acls:
-            self.commands.append(Command("setfacl", path, acls=tuple(permission.acls)))
-        if permission.context is not None:
-            self.commands.append(Command("semanage", path, context=permission.context))
-        if permission.owner is not None or permission.group is not None:
-            self.commands.append(Command("chown", path, owner=permission.owner, group=permission.group))
-
-    def to_json(self) -> str:
-        try:
-            return json.dumps({"instructions": [c.to_dict() for c in self.commands]})
-        except selinux.NoRange as exc:
-            raise InstallError(str(exc)) from None
-
-
-def simple_glob(name: str, pattern: str) -> bool:
-    """The agent's glob: only `*` is special, and it never matches across `/`
-    (linux_permission_info.rb matches_simple_glob)."""
-    if "/" in name:
-        return False
-    regex = "".join(".*" if ch == "*" else re.escape(ch) for ch in pattern)
-    return re.fullmatch(regex, name, flags=re.DOTALL) is not None
-
-
-def _relative_to_object(name: str, obj: str) -> Optional[str]:
-    base = os.path.abspath(obj)
-    if not base.endswith("/"):
-        base += "/"
-    name = name.rstrip("/")
-    return name[len(base) :] if name.startswith(base) else None
-
-
-def matches_pattern(permission: Any, name: str) -> bool:
-    rel = _relative_to_object(name, permission.object)
-    if rel is None:
-        return False
-    return permission.pattern == "**" or simple_glob(rel, permission.pattern)
-
-
-def matches_except(permission: Any, name: str) -> bool:
-    rel = _relative_to_object(name, permission.object)
-    return rel is not None and any(simple_glob(rel, item) for item in permission.except_)
-
-
-def _has_default_acl(permission: Any) -> bool:
-    return any(
-        str(ace).split(":")[0] in ("d", "default") and len(str(ace).split(":")) == 4
-        for ace in permission.acls
-    )
-
-
-def rebase(path: str, install_root: str) -> str:
-    """A destination under `install_root` (ours, like DESTDIR: for rehearsals without root)."""
-    return os.path.join(install_root, path.lstrip("/")) if install_root else path
-
-
-def generate(
-    archive: str, appspec: Any, file_exists_behavior: str, install_root: str = "", absent: Iterable[str] = ()
-) -> Instructions:
-    """Install instructions for an AppSpec, checked against the host's current files (minus `absent`)."""
-    instructions = Instructions(absent={os.path.abspath(p) for p in absent})
-    for original in appspec.files:
-        mapping = replace(original, destination=rebase(original.destination, install_root))
-        source = (
-            os.path.join(archive, mapping.source.lstrip("/\\"))
-            if mapping.source not in ("/", "\\")
-            else archive
-        )
-        if os.path.isdir(source) and not os.path.islink(source):
-            _fill_in_missing_ancestors(instructions, mapping.destination)
-            _directory_copy(instructions, source, mapping.destination, file_exists_behavior)
-        else:
-            target = os.path.join(mapping.destination, os.path.basename(source.rstrip("/")))
-            _fill_in_missing_ancestors(instructions, target)
-            _normal_copy(instructions, source, target, file_exists_behavior)
-    for original_permission in appspec.permissions:
-        permission = replace(original_permission, object=rebase(original_permission.object, install_root))
-        obj = os.path.abspath(permission.object)
-        if obj in instructions.copy_targets:
-            if "file" in permission.type:
-                _validate_file_permission(permission, obj)
-                instructions.set_permissions(obj, permission)
-        elif obj in instructions.mkdir_targets or os.path.isdir(obj):
-            for match in _find_matches(instructions, permission):
-                instructions.set_permissions(match, permission)
-    return instructions
-
-
-def _validate_file_permission(permission: Any, obj: str) -> None:
-    if permission.pattern != "**":
-        raise InstallError(
-            f"The deployment failed because the application specification file includes an object ({permission.object}) "
-            f"with an invalid pattern ({permission.pattern}), such as a pattern for a file applied to a directory. "
-            "Correct the permissions section of the AppSpec file, and then try again."
-        )
-    if permission.except_:
-        raise InstallError(
-            f"The deployment failed because the except parameter for a pattern in the permissions section "
-            f"({list(permission.except_)}) for the object named {permission.object} contains an invalid format. "
-            "Update the AppSpec file, and then try again."
-        )
-    _validate_file_acl(permission)
-
-
-def _validate_file_acl(permission: Any) -> None:
-    if _has_default_acl(permission):
-        raise InstallError(
-            "The deployment failed because the -d parameter has been specified to apply an acl setting to a file. "
-            "This parameter is supported for directories only. Update the AppSpec file, and then try again."
-        )
-
-
-def _find_matches(instructions: Instructions, permission: Any) -> List[str]:
-    matches = []
-    if "file" in permission.type:
-        for target in instructions.copy_targets:
-            if matches_pattern(permission, target) and not matches_except(permission, target):
-                _validate_file_acl(permission)
-                matches.append(target)
-    if "directory" in permission.type:
-        for target in instructions.mkdir_targets:
-            if matches_pattern(permission, target) and not matches_except(permission, target):
-                matches.append(target)
-    return matches
-
-
-def _directory_copy(instructions: Instructions, source: str, destination: str, behavior: str) -> None:
-    if not os.path.isdir(destination):
-        instructions.mkdir(destination)
-    for entry in sorted(os.listdir(source)):
-        entry_source = os.path.join(source, entry)
-        entry_destination = os.path.join(destination, entry)
-        if os.path.isdir(entry_source) and not os.path.islink(entry_source):
-            _directory_copy(instructions, entry_source, entry_destination, behavior)
-        else:
-            _normal_copy(instructions, entry_source, entry_destination, behavior)
-
-
-def _normal_copy(instructions: Instructions, source: str, destination: str, behavior: str) -> None:
-    if instructions.exists(destination):
-        if behavior == "DISALLOW":
-            raise InstallError(
-                f"The deployment failed because a specified file already exists at this location: {destination}"
-            )
-        if behavior == "RETAIN":
-            return
-        if behavior != "OVERWRITE":
-            raise InstallError(
-                f"The deployment failed because an invalid option was specified for fileExistsBehavior: {behavior}. "
-                "Valid options include OVERWRITE, RETAIN, and DISALLOW."
-            )
-    instructions.copy(source, destination)
-
-
-def _fill_in_missing_ancestors(instructions: Instructions, destination: str) -> None:
-    missing: List[str] = []
-    parent = os.path.dirname(destination)
-    while not os.path.exists(parent) and parent not in (".", "/", ""):
-        missing.insert(0, parent)
-        parent = os.path.dirname(parent)
-    for directory in missing:
-        instructions.mkdir(directory)
+Executor = Callable[[Command, IO[str], Callable[[str], None]], None]
 
 
 def cleanup_entries(cleanup_file: str) -> List[str]:
@@ -311,31 +68,46 @@ def execute(
 def _copy(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
     cleanup.write(command.path + "\n")
     cleanup.flush()
-    if os.path.lexists(command.path):  # OVERWRITE: copy over the existing file
-        os.remove(command.path)
-    if os.path.islink(command.source):
-        os.symlink(os.readlink(command.source), command.path)
+    try:
+        _copy_file(command.source, command.path)
+    except OSError as exc:  # as Ruby words it: "No such file or directory @ rb_sysopen - PATH"
+        raise InstallError(f"{exc.strerror} @ rb_sysopen - {exc.filename or command.source}") from None
+
+
+def _copy_file(source: str, destination: str) -> None:
+    """`FileUtils.copy(source, destination, preserve: true)`, or `FileUtils.symlink` of a link; an existing
+    folder (OVERWRITE) receives the file inside it, as FileUtils does; any other file there is replaced."""
+    if os.path.islink(source):
+        link = os.readlink(source)
+        if os.path.isdir(destination) and not os.path.islink(destination):
+            destination = os.path.join(destination, os.path.basename(link))
+        elif os.path.lexists(destination):
+            os.remove(destination)
+        os.symlink(link, destination)
         return
-    # FileUtils.copy(preserve: true): contents, times, owner where allowed (else no setuid/setgid), mode
-    if not os.path.lexists(command.source):  # a `files` source the revision does not have
-        raise InstallError(f"No such file or directory @ rb_sysopen - {command.source}")
-    shutil.copyfile(command.source, command.path)
-    info = os.stat(command.source)
-    os.utime(command.path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    if not os.path.lexists(source):  # a `files` source the revision does not have
+        raise FileNotFoundError(2, "No such file or directory", source)
+    if os.path.isdir(destination) and not os.path.islink(destination):
+        destination = os.path.join(destination, os.path.basename(source))
+    if os.path.lexists(destination) and not os.path.isdir(destination):  # never written through a link
+        os.remove(destination)
+    # contents, times, owner where allowed (else no setuid/setgid), mode
+    shutil.copyfile(source, destination)
+    info = os.stat(source)
+    os.utime(destination, ns=(info.st_atime_ns, info.st_mtime_ns))
     mode = stat.S_IMODE(info.st_mode)
     try:
-        os.chown(command.path, info.st_uid, info.st_gid)
+        os.chown(destination, info.st_uid, info.st_gid)
     except PermissionError:
         mode &= 0o1777
-    os.chmod(command.path, mode)
+    os.chmod(destination, mode)
 
 
 def _mkdir(command: Command, cleanup: IO[str], warn: Callable[[str], None]) -> None:
-    if os.path.exists(command.path):
-        raise InstallError(
-            f"The deployment failed because a specified file already exists at this location: {command.path}."
-        )
-    os.mkdir(command.path)
+    try:  # FileUtils.mkdir: Ruby's words for a file in the way ("File exists @ dir_s_mkdir - PATH")
+        os.mkdir(command.path)
+    except OSError as exc:
+        raise InstallError(f"{exc.strerror} @ dir_s_mkdir - {command.path}") from None
     cleanup.write(command.path + "\n")
     cleanup.flush()
 
@@ -462,7 +234,7 @@ def install(
     pending = [line.strip() for line in cleanup_entries(cleanup_file) if not line.startswith("semanage\0")]
     try:  # what the host will hold once the cleanup has run
         if pending:  # the instructions are written before any runs: a context without a range fails there
-            generate(archive, appspec, file_exists_behavior, install_root, absent=pending).to_json()
+            generate(archive, appspec, file_exists_behavior, install_root, pending, safe).to_json()
     except InstallError:
         if safe:
             raise
@@ -471,7 +243,9 @@ def install(
             "does this deployment; --safe finds it first and keeps them"
         )
     replay_cleanup(cleanup_file)
-    instructions = generate(archive, appspec, file_exists_behavior, install_root)
+    instructions = generate(archive, appspec, file_exists_behavior, install_root, safe=safe)
+    for note in instructions.notes:
+        warn(note)
     with open(os.path.join(instructions_dir, f"{group_id}-install.json"), "w", encoding="utf-8") as handle:
         handle.write(instructions.to_json())
     with open(cleanup_file, "w", encoding="utf-8", errors="surrogateescape") as cleanup:

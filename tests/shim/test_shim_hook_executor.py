@@ -331,17 +331,35 @@ def test_a_non_executable_script_is_made_executable_with_a_warning(host):
     assert any("REV014" in line for line in result.lint)
 
 
-def test_a_script_without_shebang_fails_with_enoexec_like_the_agent(host):
-    rev = host.revision("r", hooks={"BeforeInstall": Hook("echo hi", shebang=False)})
+def test_a_script_without_shebang_runs_under_bin_sh_like_the_agent(host):
+    """The kernel refuses it (ENOEXEC) and Ruby's spawn runs it again as `/bin/sh FILE`; the agent's
+    deployment succeeds, with dash's syntax where /bin/sh is dash (lint REV013 warns)."""
+    rev = host.revision(
+        "r",
+        hooks={
+            "BeforeInstall": Hook(
+                'echo "$0" > "$OUT/ran"; readlink /proc/$$/exe >> "$OUT/ran"', shebang=False
+            )
+        },
+    )
+    result = host.deploy(rev)
+    assert result.succeeded, result.message
+    path = Path(result.deployment_dir) / "deployment-archive" / "scripts" / "BeforeInstall-1.sh"
+    script_name, shell = (host.out / "ran").read_text().splitlines()
+    assert script_name == str(path) and shell == os.path.realpath("/bin/sh")
+    assert any("REV013" in line for line in result.lint), "lint warned about the missing #! line"
+
+
+def test_a_missing_interpreter_fails_with_enoent_like_the_agent(host):
+    rev = host.revision("r", hooks={"BeforeInstall": Hook("#!/nonexistent/sh\necho hi", shebang=False)})
     result = host.deploy(rev)
     event = failed(result)
     path = Path(result.deployment_dir) / "deployment-archive" / "scripts" / "BeforeInstall-1.sh"
     assert (event.error_code, event.error_name) == (4, "ScriptFailed")
     assert event.message == (
-        "Script at specified location: scripts/BeforeInstall-1.sh failed with error Errno::ENOEXEC "
-        f"with message Exec format error - {path}"
+        "Script at specified location: scripts/BeforeInstall-1.sh failed with error Errno::ENOENT "
+        f"with message No such file or directory - {path}"
     )
-    assert any("REV013" in line for line in result.lint), "lint warned about the missing #! line"
 
 
 def test_a_script_killed_by_a_signal_reports_it(host):
