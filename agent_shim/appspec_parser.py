@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence
 
+from appspec_tools.agent_names import FILE_EXISTS_BEHAVIORS
 from appspec_tools.nodes import Mapping, Node, Scalar
 from appspec_tools.nodes import Sequence as NodeList
-from appspec_tools.reading import is_null, ruby_to_i, ruby_to_s, ruby_truthy
+from appspec_tools.reading import RangeError, is_null, ruby_to_i, ruby_to_s, ruby_truthy, selinux_range
+from appspec_tools.rules.ec2_permission_acls import ace_bad_character, ace_structure
 from appspec_tools.source import Source
 
-FILE_EXISTS_BEHAVIORS = ("DISALLOW", "OVERWRITE", "RETAIN")
 _FIX_PERMISSIONS = "Update the permissions section of the AppSpec file, and then try again."
 
 
@@ -328,48 +329,21 @@ def _mode(mode: str) -> None:
         )
 
 
-_ACE_KINDS = {"m": "mask", "mask": "mask", "o": "other", "other": "other", "g": "group", "group": "group"}
-_ACE_KINDS.update(u="user", user="user")
-
-
 def _ace(ace: str) -> None:
-    """`ace_info.rb` for an entry of `acls`, with its checks in its order."""
-    invalid = Rejected(
-        "The deployment failed because of a problem with the acls permission settings in the application "
-        f"specification file. Invalid acl entry ({ace})."
-    )
-    parts = ace.split(":")[::-1]
-    if not 2 <= len(parts) <= 4:
-        raise invalid
-    default, kind, name = False, "", ""
-    if len(parts) == 4:
-        if parts[3] not in ("d", "default"):
-            raise invalid
-        default = True
-    if len(parts) >= 3:
-        if parts[2] in ("d", "default"):
-            if default:
-                raise invalid
-            default = True
-        elif parts[2] in _ACE_KINDS:
-            kind = _ACE_KINDS[parts[2]]
-        else:
-            raise invalid
-    if parts[1] in ("m", "mask", "o", "other"):
-        kind, name = (kind, _ACE_KINDS[parts[1]]) if kind else (_ACE_KINDS[parts[1]], name)
-    else:
-        kind, name = kind or "user", parts[1]
-    if kind in ("mask", "other") and name:
-        raise invalid
-    if not default and kind != "mask" and not name:
+    """`ace_info.rb` for an entry of `acls`: its structure, then the base-entry check, then the
+    permission characters, in its order."""
+    parsed = ace_structure(ace)
+    if parsed is None:
+        raise Rejected(
+            "The deployment failed because of a problem with the acls permission settings in the application "
+            f"specification file. Invalid acl entry ({ace})."
+        )
+    if not parsed.default and parsed.type != "mask" and not parsed.name:
         raise Rejected(
             "The deployment failed because of a problem with the acls permission settings in the application "
             f"specification file. Use mode to set the base acl entry ({ace}). {_FIX_PERMISSIONS}"
         )
-    perms = parts[0]
-    if len(perms) == 1 and "0" <= perms <= "7":
-        return
-    bad = next((char for char in perms if char not in "rwx-"), None)
+    bad = ace_bad_character(ace)
     if bad is not None:
         raise Rejected(
             f"The deployment failed because the access control list (ACL) named {ace} in the application "
@@ -392,70 +366,7 @@ def _context(context: Node) -> None:
         raise _no_method("split", value)  # Array#include? and Hash#include? exist; #split does not
     if not (isinstance(value, Scalar) and isinstance(value.value, str)):
         raise _no_method("include?", value)
-    selinux_range(value.value)
-
-
-def selinux_range(text: str) -> str:
-    """`RangeInfo.new(text).get_range`: the range as the agent passes it to `semanage -r` (levels as
-    numbers, categories sorted and joined into runs), or `Rejected` with the agent's message."""
-
-    def parts(value: str, on: str) -> List[str]:
-        pieces = value.split(on, 1)
-        if len(pieces) != (2 if on in value else 1) or any(not piece for piece in pieces):
-            raise Rejected(f"invalid range part {value}")
-        return pieces
-
-    def number(value: str, letter: str, what: str) -> int:
-        digits = value[1:]
-        if len(value) < 2 or not value.startswith(letter) or not all("0" <= c <= "9" for c in digits):
-            raise Rejected(f"invalid {what} {value}")
-        return int(digits) if digits else 0
-
-    levels = parts(text, ":")
-    sensitivities = parts(levels[0], "-")
-    low = number(sensitivities[0], "s", "sensitivity")
-    high = number(sensitivities[1], "s", "sensitivity") if len(sensitivities) == 2 else low
-    if high < low:
-        raise Rejected(
-            f"The deployment failed because of a problem with the SELinux range specified ({text}) for the context "
-            f"parameter in the permissions section of the application specification file. Make corrections in the "
-            "permissions section of the AppSpec file, and then try again."
-        )
-    out = f"s{low}" + (f"-s{high}" if high != low else "")
-    if len(levels) == 1:
-        return out
-    categories: List[int] = []
-    pieces = levels[1].split(",")
-    while pieces and not pieces[-1]:
-        pieces.pop()  # Ruby's split drops trailing empty fields
-    for part in pieces:
-        if "." in part:
-            first, last = parts(part, ".")
-            start, end = _category(first), _category(last)
-            if end < start:
-                raise Rejected(f"invalid category range {first}.{last}")
-            categories += range(start, end + 1)
-        else:
-            categories.append(_category(part))
-    categories.sort()
-    if len(set(categories)) != len(categories):
-        raise Rejected("duplicate categories")
-    runs: List[str] = []
-    index = 0
-    while index < len(categories):
-        start = index
-        while index + 1 < len(categories) and categories[index + 1] == categories[index] + 1:
-            index += 1
-        low_c, high_c = categories[start], categories[index]
-        runs.append(f"c{low_c}" if low_c == high_c else f"c{low_c}.c{high_c}")
-        index += 1
-    return f"{out}:{','.join(runs)}"
-
-
-def _category(value: str) -> int:
-    digits = value[1:]
-    if len(value) < 2 or not value.startswith("c") or not all("0" <= c <= "9" for c in digits):
-        raise Rejected(f"invalid category {value}")
-    if int(digits) > 1023:
-        raise Rejected(f"invalid category {value}")
-    return int(digits)
+    try:
+        selinux_range(value.value)
+    except RangeError as exc:
+        raise Rejected(str(exc)) from None

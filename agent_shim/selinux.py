@@ -15,7 +15,7 @@ import os
 import subprocess
 from typing import IO, Any, Callable, Dict, List
 
-from agent_shim.appspec_parser import selinux_range
+from appspec_tools.reading import selinux_range
 
 
 class NoRange(Exception):

@@ -174,3 +174,84 @@ def target_os(doc: Mapping) -> str:
     """`windows` when the AppSpec says so, else `linux` (an invalid `os` is TOP006's business)."""
     node = doc.get("os")
     return "windows" if isinstance(node, Scalar) and node.value == "windows" else "linux"
+
+
+# -- SELinux ranges -------------------------------------------------------------------------------
+
+
+class RangeError(ValueError):
+    """A `context.range` that `range_info.rb` rejects; the message is the agent's."""
+
+
+class RangeOrderError(RangeError):
+    """The high sensitivity is below the low one (the agent's message is its long AppSpec one)."""
+
+
+def selinux_range(text: str) -> str:
+    """`RangeInfo.new(text).get_range`: `s#[-s#][:c#[.c#](,c#[.c#])*]`, high ≥ low, categories 0-1023,
+    each once; returned as the agent passes it to `semanage -r` (levels as numbers, categories sorted
+    and joined into runs). Raises `RangeError` with the agent's words."""
+
+    def parts(value: str, on: str) -> List[str]:
+        pieces = value.split(on, 1)
+        if any(not piece for piece in pieces):
+            raise RangeError(f"invalid range part {value}")
+        return pieces
+
+    def number(value: str, letter: str, what: str) -> int:
+        digits = value[1:]
+        if len(value) < 2 or not value.startswith(letter) or not all("0" <= c <= "9" for c in digits):
+            raise RangeError(f"invalid {what} {value}")
+        return int(digits)
+
+    levels = parts(text, ":")
+    sensitivities = parts(levels[0], "-")
+    low = number(sensitivities[0], "s", "sensitivity")
+    high = number(sensitivities[1], "s", "sensitivity") if len(sensitivities) == 2 else low
+    if high < low:
+        raise RangeOrderError(
+            f"The deployment failed because of a problem with the SELinux range specified ({text}) for the context "
+            "parameter in the permissions section of the application specification file. Make corrections in the "
+            "permissions section of the AppSpec file, and then try again."
+        )
+    out = f"s{low}" + (f"-s{high}" if high != low else "")
+    if len(levels) == 1:
+        return out
+    categories: List[int] = []
+    pieces = levels[1].split(",")
+    while pieces and not pieces[-1]:
+        pieces.pop()  # Ruby's split drops trailing empty fields
+    for part in pieces:
+        if "." in part:
+            first, last = parts(part, ".")
+            start, end = _category(first), _category(last)
+            if end < start:
+                raise RangeError(f"invalid category range {first}.{last}")
+            categories += range(start, end + 1)
+        else:
+            categories.append(_category(part))
+    categories.sort()
+    if len(set(categories)) != len(categories):
+        raise RangeError("duplicate categories")
+    runs: List[str] = []
+    index = 0
+    while index < len(categories):
+        start = index
+        while index + 1 < len(categories) and categories[index + 1] == categories[index] + 1:
+            index += 1
+        first_c, last_c = categories[start], categories[index]
+        runs.append(f"c{first_c}" if first_c == last_c else f"c{first_c}.c{last_c}")
+        index += 1
+    return f"{out}:{','.join(runs)}"
+
+
+def _category(value: str) -> int:
+    digits = value[1:]
+    if (
+        len(value) < 2
+        or not value.startswith("c")
+        or not all("0" <= c <= "9" for c in digits)
+        or int(digits) > 1023
+    ):
+        raise RangeError(f"invalid category {value}")
+    return int(digits)

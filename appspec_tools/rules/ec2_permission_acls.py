@@ -23,24 +23,24 @@ class Ace(NamedTuple):
     name: str
 
 
-def parse_ace(ace: str) -> Tuple[Optional[Ace], str]:
-    """An ACL entry as `ace_info.rb` reads it: (entry, "") or (None, the agent's complaint)."""
-    invalid = f"invalid acl entry ({ace})"
+def ace_structure(ace: str) -> Optional[Ace]:
+    """An ACL entry's default flag, type and name as `ace_info.rb` reads them, or None where it says
+    "Invalid acl entry" (split on `:` from the right into 2-4 parts; `mask` and `other` take no name)."""
     parts = ace.split(":")[::-1]
     if not 2 <= len(parts) <= 4:
-        return None, invalid
+        return None
     default, kind, name = len(parts) == 4, "", ""
     if default and parts[3] not in ("d", "default"):
-        return None, invalid
+        return None
     if len(parts) >= 3:
         if parts[2] in ("d", "default"):
             if default:
-                return None, invalid
+                return None
             default = True
         elif parts[2] in _ACL_TYPES:
             kind = _ACL_TYPES[parts[2]]
         else:
-            return None, invalid
+            return None
     if parts[1] in ("m", "mask", "o", "other"):
         if kind:
             name = _ACL_TYPES[parts[1]]
@@ -49,13 +49,28 @@ def parse_ace(ace: str) -> Tuple[Optional[Ace], str]:
     else:
         kind, name = kind or "user", parts[1]
     if kind in ("mask", "other") and name:
-        return None, invalid
-    perms = parts[0]
-    if not (len(perms) == 1 and perms in "01234567"):
-        bad = next((c for c in perms if c not in "rwx-"), None)
-        if bad is not None:
-            return None, f"acl entry {ace} contains an invalid character ({bad})"
-    return Ace(default, kind, name), ""
+        return None
+    return Ace(default, kind, name)
+
+
+def ace_bad_character(ace: str) -> Optional[str]:
+    """The first character of the permissions (after the last `:`) that `ace_info.rb` refuses: they are
+    one octal digit, or letters from `rwx-`."""
+    perms = ace.rsplit(":", 1)[-1]
+    if len(perms) == 1 and perms in "01234567":
+        return None
+    return next((c for c in perms if c not in "rwx-"), None)
+
+
+def parse_ace(ace: str) -> Tuple[Optional[Ace], str]:
+    """An ACL entry as `ace_info.rb` reads it: (entry, "") or (None, the agent's complaint)."""
+    parsed = ace_structure(ace)
+    if parsed is None:
+        return None, f"invalid acl entry ({ace})"
+    bad = ace_bad_character(ace)
+    if bad is not None:
+        return None, f"acl entry {ace} contains an invalid character ({bad})"
+    return parsed, ""
 
 
 def _aces(entry: Mapping) -> Iterator[Tuple[Node, Optional[str], Optional[Ace], str]]:

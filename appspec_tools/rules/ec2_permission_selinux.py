@@ -2,60 +2,23 @@
 
 from __future__ import annotations
 
-import re
-from typing import Iterator, List, Optional
+from typing import Iterator, Optional
 
 from appspec_tools.nodes import Mapping, describe
-from appspec_tools.reading import is_null, string
+from appspec_tools.reading import RangeError, RangeOrderError, is_null, selinux_range, string
 from appspec_tools.rules import ERROR, WARNING, Context, Finding, rule
 from appspec_tools.rules.ec2_files import described, file_copies
 from appspec_tools.rules.ec2_permission_overlap import scope_of
 from appspec_tools.rules.permission_entries import context_of, entries
 
-_RANGE_SENSITIVITY = r"^s[0-9]+$"  # compiled by `re` on first use, not at import
-_RANGE_CATEGORY = r"^c[0-9]+$"
-
 
 def range_problem(text: str) -> Optional[str]:
-    """`range_info.rb`: `s#[-s#][:c#[.c#](,c#[.c#])*]`, high ≥ low, categories 0-1023, no duplicates."""
-
-    def parts(value: str, sep: str) -> List[str]:
-        pieces = value.split(sep, 1)
-        if not all(pieces):
-            raise ValueError(f"invalid range part {value}")
-        return pieces
-
-    def sensitivity(value: str) -> int:
-        if not re.match(_RANGE_SENSITIVITY, value):
-            raise ValueError(f"invalid sensitivity {value}")
-        return int(value[1:])
-
-    def category(value: str) -> int:
-        if not re.match(_RANGE_CATEGORY, value) or int(value[1:]) > 1023:
-            raise ValueError(f"invalid category {value}")
-        return int(value[1:])
-
+    """What `range_info.rb` says of a range (reading.selinux_range), None when it accepts it."""
     try:
-        level, *cats = parts(text, ":")
-        low, *high = parts(level, "-")
-        bottom = sensitivity(low)
-        if high and sensitivity(high[0]) < bottom:
-            raise ValueError(f"SELinux range ({text}) has its high sensitivity below the low one")
-        numbers: List[int] = []
-        pieces = cats[0].split(",") if cats else []
-        while pieces and pieces[-1] == "":
-            pieces.pop()  # Ruby's split drops trailing empty fields
-        for piece in pieces:
-            if "." in piece:
-                first, last = parts(piece, ".")
-                if category(last) < category(first):
-                    raise ValueError(f"invalid category range {first}.{last}")
-                numbers += range(category(first), category(last) + 1)
-            else:
-                numbers.append(category(piece))
-        if len(set(numbers)) != len(numbers):
-            raise ValueError("duplicate categories")
-    except ValueError as exc:
+        selinux_range(text)
+    except RangeOrderError:
+        return f"SELinux range ({text}) has its high sensitivity below the low one"
+    except RangeError as exc:
         return str(exc)
     return None
 

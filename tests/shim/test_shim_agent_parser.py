@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent_shim.appspec_parser import agent_error, selinux_range
+from agent_shim.appspec_parser import agent_error
 from agent_shim.layout import LOCAL_GROUP_ID
+from appspec_tools.reading import selinux_range
 from appspec_tools.source import read_source
 
 HEAD = "version: 0.0\nos: linux\n"
